@@ -1,0 +1,55 @@
+"""`<dataset>/hub_copy` and `<dataset>/s3_copy`: the remote copies, each with a remote = staged check."""
+
+from typing import Any
+
+import dagster as dg
+
+from upload_pipeline import remote, steps
+from upload_pipeline.assets.metadata import paths_md
+from upload_pipeline.config import DatasetConfig
+from upload_pipeline.providers.base import StorageResource
+
+MATCH_CHECK = "remote_matches_staged"
+_ROLES = {
+    "hub": ("hub_copy", {"huggingface"}, "Hub copy: the staged tree published as one commit per publish."),
+    "s3": ("s3_copy", {"s3"}, "S3 copy: the staged tree mirrored under the prefix, checksums verified."),
+}
+
+
+def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
+                       target: Any) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
+    name, kinds, description = _ROLES[role]
+    key = dg.AssetKey([ds.name, name])
+
+    @dg.asset(key=key, group_name=ds.name, kinds=kinds, deps=[dg.AssetKey([ds.name, "dataset_card"])],
+              description=description, required_resource_keys={role},
+              metadata={"target": dg.MetadataValue.json(target.model_dump())})
+    def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        provider: StorageResource = getattr(context.resources, role)
+        message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run_id[:8]}"
+        result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
+        plan = result.plan
+        context.log.info(f"{name}: {len(plan.uploads)} uploaded, {len(plan.deletes)} deleted, "
+                         f"{plan.unchanged} unchanged" + (f", commit {result.commit_id}" if result.commit_id else ""))
+        metadata = {
+            "url": dg.MetadataValue.url(result.url) if "://" in result.url else dg.MetadataValue.path(result.url),
+            "noop": plan.noop, "files_uploaded": paths_md([u.path for u in plan.uploads]),
+            "files_deleted": paths_md(plan.deletes), "upload_count": len(plan.uploads),
+            "delete_count": len(plan.deletes), "unchanged_count": plan.unchanged, "bytes_sent": result.bytes_sent,
+            **result.metadata,
+        }
+        if result.commit_id:
+            metadata["commit_id"] = result.commit_id
+        if result.commit_url:
+            metadata["commit_url"] = dg.MetadataValue.url(result.commit_url)
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset_check(asset=key, name=MATCH_CHECK, required_resource_keys={role},
+                    description=f"The {role} copy equals the staged tree (paths and sha256).")
+    def matches(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        provider: StorageResource = getattr(context.resources, role)
+        problems = remote.differences(provider, target, ds, paths, role)
+        return dg.AssetCheckResult(passed=not problems, metadata={
+            "differences": paths_md(problems, "none: the remote copy equals the staged tree")})
+
+    return [copy, matches]

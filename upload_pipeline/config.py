@@ -1,0 +1,239 @@
+"""The datasets file (`upload_pipeline.yaml`): schema, `${VAR}` resolution and clear errors.
+
+The file lists the datasets to publish. It holds no secrets: tokens and keys are `EnvVar`s on the resources.
+Every problem with it raises `ConfigError`, whose one-line message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from upload_pipeline.envsubst import UnsetVariable, resolve_tree
+from upload_pipeline.sizes import parse_size
+
+CONFIG_ENV = "UPLOAD_PIPELINE_CONFIG"
+DEFAULT_CONFIG = "upload_pipeline.yaml"
+
+# The Hub's guidance for the dataset viewer and for download speed is parquet files of a few hundred MB;
+# `datasets.push_to_hub` uses 500 MB, so do we (counted in parquet bytes, not Arrow bytes).
+DEFAULT_SHARD_SIZE = 500 * 1000 * 1000
+# Row groups small enough for the viewer's random access (datasets caps them at 100 MB uncompressed).
+DEFAULT_ROW_GROUP_BYTES = 32 * 1024 * 1024
+DEFAULT_ROW_GROUP_ROWS = 100_000
+# A landed row group is decoded whole by the parquet reader; past this it would dominate memory, so such a
+# file is reported instead of read.
+DEFAULT_MAX_INPUT_ROW_GROUP = 1024 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The datasets file is wrong. The message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CardConfig(_Strict):
+    """Fields of the dataset card that a person chooses; the rest of the card is generated."""
+
+    pretty_name: str | None = None
+    description: str | None = None
+    license: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    task_categories: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+
+
+class HubTarget(_Strict):
+    repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="namespace/name of the dataset repo")
+    private: bool = True
+    revision: str = "main"
+
+
+class S3Target(_Strict):
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
+    prefix: str = ""
+    archive: bool = False
+
+    @field_validator("prefix")
+    @classmethod
+    def _strip_slashes(cls, value: str) -> str:
+        return value.strip("/")
+
+
+class DatasetConfig(_Strict):
+    # A Dagster asset-key prefix and group name, so letters, digits and underscores only.
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    landing: str | None = Field(default=None, description="folder under paths.landing (default: name)")
+    include: list[str] = Field(default_factory=lambda: ["**/*.parquet"])
+    exclude: list[str] = Field(default_factory=list)
+    splits: dict[str, list[str]] = Field(default_factory=lambda: {"train": ["**"]})
+    config_name: str = Field(default="default", pattern=r"^[\w.-]+$")
+    shard_size: int = DEFAULT_SHARD_SIZE
+    row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES
+    row_group_rows: int = Field(default=DEFAULT_ROW_GROUP_ROWS, gt=0)
+    max_input_row_group_bytes: int = DEFAULT_MAX_INPUT_ROW_GROUP
+    compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
+    schema_policy: Literal["strict", "promote"] = "strict"
+    on_bad_file: Literal["skip", "fail"] = "skip"
+    settle_seconds: float = Field(default=5.0, ge=0)
+    card: CardConfig = Field(default_factory=CardConfig)
+    hub: HubTarget | None = None
+    s3: S3Target | None = None
+
+    @field_validator("shard_size", "row_group_bytes", "max_input_row_group_bytes", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any) -> int:
+        return parse_size(value)
+
+    @field_validator("splits")
+    @classmethod
+    def _split_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for split, patterns in value.items():
+            # `datasets` accepts only these split names, and our shard names start with them.
+            if not re.fullmatch(r"\w+(\.\w+)*", split):
+                raise ValueError(f"split name {split!r} must match \\w+(\\.\\w+)*")
+            if not patterns:
+                raise ValueError(f"split {split!r} has no patterns")
+        if not value:
+            raise ValueError("at least one split is needed")
+        return value
+
+    @property
+    def landing_folder(self) -> str:
+        return self.landing or self.name
+
+
+class PathsConfig(_Strict):
+    landing: str = "data/process"
+    staging: str = "data/staging"
+    state: str = "data/state"
+    remote: str = Field(default="data/remote", description="root of the embedded local Hub and S3 copies")
+
+
+class PipelineConfig(_Strict):
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    datasets: list[DatasetConfig]
+    source: str = Field(default="", exclude=True, description="the file this was read from")
+    base_dir: str = Field(default=".", exclude=True, description="relative paths resolve against this")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PipelineConfig:
+        seen: set[str] = set()
+        for i, ds in enumerate(self.datasets):
+            if ds.name in seen:
+                raise ValueError(f"datasets[{i}].name: {ds.name!r} is used by two datasets")
+            seen.add(ds.name)
+        return self
+
+    def dataset(self, name: str) -> DatasetConfig:
+        for ds in self.datasets:
+            if ds.name == name:
+                return ds
+        raise KeyError(f"{self.source}: no dataset named {name!r}")
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the file against the folder the pipeline runs in."""
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> PipelineConfig:
+    """Read, resolve and validate the datasets file.
+
+    Args:
+        path: the file; default `$UPLOAD_PIPELINE_CONFIG`, else `upload_pipeline.yaml` in the current folder.
+        environ: variables for `${VAR}`; default the process environment over `.env` next to the file.
+
+    Raises:
+        ConfigError: with the file, the key and the reason.
+    """
+    path = Path(path) if path is not None else config_path(environ)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the datasets file ({exc.strerror}); "
+                          f"set {CONFIG_ENV} or create {DEFAULT_CONFIG}") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_reason(exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with a 'datasets' list")
+    try:
+        resolved = resolve_tree(raw, _variables(path, environ))
+    except UnsetVariable as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return PipelineConfig.model_validate({**resolved, "source": str(path), "base_dir": "."})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+
+
+def _variables(path: Path, environ: dict[str, str] | None) -> dict[str, str]:
+    if environ is not None:
+        return environ
+    from dotenv import dotenv_values
+
+    dotenv: dict[str, str] = {}
+    for candidate in {path.parent / ".env", Path(".env")}:
+        if candidate.is_file():
+            dotenv.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
+    # The process environment wins over .env, as with Dagster's own .env handling.
+    return {**dotenv, **os.environ}
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    err = errors[0]
+    key = _key_path(err["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    if not key:
+        return message + more
+    return f"{key}: {message}{more}"
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith("function-") or "[" in str(part):
+            continue  # pydantic's validator/union labels are not keys of the file
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a datasets file with one is a mistake."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)

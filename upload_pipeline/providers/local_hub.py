@@ -1,0 +1,85 @@
+"""The embedded default for the Hub role: a repo folder on disk with a commit log.
+
+`<root>/<repo_id>/` holds the files at the head of `main` (another revision gets `<repo_id>@<revision>/`) and
+`.hub/commits.jsonl` records every commit: id, parent, message, files added and deleted, time. Each commit is
+applied through a journal, so a crash never leaves the folder half-way between two commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from upload_pipeline import journal
+from upload_pipeline.config import HubTarget
+from upload_pipeline.providers.base import StorageResource, SyncPlan, SyncRequest, SyncResult
+from upload_pipeline.providers.plan import diff, under
+from upload_pipeline.staging import hashed_tree
+from upload_pipeline.state import append_jsonl, read_jsonl
+
+_META = ".hub"
+
+
+class LocalHubResource(StorageResource):
+    """Hub role on the local disk: nothing to set up, no account, no server."""
+
+    root: str = Field(default="data/remote/hub", description="folder holding one sub-folder per repo")
+
+    def repo_dir(self, target: HubTarget) -> Path:
+        name = target.repo_id if target.revision == "main" else f"{target.repo_id}@{target.revision}"
+        return Path(self.root) / name
+
+    def commits(self, target: HubTarget) -> list[dict]:
+        return read_jsonl(self.repo_dir(target) / _META / "commits.jsonl")
+
+    def check_auth(self) -> str:
+        return f"local folder {self.root}"
+
+    def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
+        repo = self.repo_dir(target)
+        journal.recover(repo / _META / "incoming", repo)
+        head = self.commits(target)[-1]["id"] if self.commits(target) else None
+        return diff(str(repo), request, self.remote_tree(target), self.read_text(target, "README.md"), base=head)
+
+    def apply(self, target: HubTarget, plan: SyncPlan, request: SyncRequest) -> SyncResult:
+        if plan.noop:
+            return SyncResult(plan, url=str(self.repo_dir(target)), commit_id=plan.base)
+        return self._commit(target, plan, request.message)
+
+    def delete_paths(self, target: HubTarget, paths: list[str], message: str) -> SyncResult:
+        tree = self.remote_tree(target)
+        doomed = under(paths, tree)
+        head = self.commits(target)[-1]["id"] if self.commits(target) else None
+        plan = SyncPlan(target=str(self.repo_dir(target)), deletes=doomed, unchanged=len(tree) - len(doomed),
+                        base=head)
+        return self.apply(target, plan, SyncRequest(Path("."), {}, (), message))
+
+    def remote_tree(self, target: HubTarget) -> dict[str, str]:
+        repo = self.repo_dir(target)
+        return {p: f.sha256 for p, f in hashed_tree(repo, repo / _META / "hashes.json").items()}
+
+    def read_text(self, target: HubTarget, path: str) -> str | None:
+        file = self.repo_dir(target) / path
+        return file.read_text(encoding="utf-8") if file.is_file() else None
+
+    def _commit(self, target: HubTarget, plan: SyncPlan, message: str) -> SyncResult:
+        repo = self.repo_dir(target)
+        incoming = repo / _META / "incoming"
+        for upload in plan.uploads:
+            dest = incoming / upload.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if upload.content is not None:
+                dest.write_bytes(upload.content)
+            else:
+                shutil.copyfile(upload.source, dest)
+        journal.commit(incoming, repo, [u.path for u in plan.uploads], plan.deletes)
+        record = {"parent": plan.base, "message": message, "time": time.time(),
+                  "added": [u.path for u in plan.uploads], "deleted": plan.deletes}
+        record["id"] = hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()
+        append_jsonl(repo / _META / "commits.jsonl", record)
+        return SyncResult(plan, url=str(repo), commit_id=record["id"], bytes_sent=plan.upload_bytes)

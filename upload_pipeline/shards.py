@@ -1,0 +1,151 @@
+"""Append-only, byte-deterministic parquet shards, written with bounded memory.
+
+A run writes the new landed files of each split into new shards after the existing ones, under
+`state/<dataset>/pending/`, and moves them into the staged tree through a journal (see `journal`). So a landed
+file is in the staged tree entirely or not at all, and the footers of the staged shards are an exact record
+of what has been published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from upload_pipeline import journal
+from upload_pipeline.config import DatasetConfig
+from upload_pipeline.parquet_io import iter_conformed
+from upload_pipeline.staging import FOOTER_KEY, Shard, read_shards, shard_path
+from upload_pipeline.validation import FileRecord
+
+@dataclass
+class ShardRun:
+    written: list[Shard]
+    all_shards: list[Shard]
+
+
+def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileRecord], schema: pa.Schema,
+                 staged_root: Path, pending: Path) -> ShardRun:
+    """Write `new_files` (already validated, sorted by path) into new shards after the existing ones."""
+    journal.recover(pending, staged_root)
+    existing = read_shards(ds, staged_root)
+    written: list[Shard] = []
+    for split in ds.splits:
+        files = [f for f in new_files if f.split == split]
+        if not files:
+            continue
+        start = max((s.index for s in existing if s.split == split), default=-1) + 1
+        writer = _SplitWriter(ds, split, start, schema, pending)
+        for record in files:
+            path = landing_root / record.relpath
+            _check_unchanged(path, record)
+            for batch in iter_conformed(path, schema, ds.schema_policy):
+                writer.add(batch, record.sha256)
+        written.extend(writer.close())
+    if written:
+        journal.commit(pending, staged_root, [s.path for s in written], [])
+    return ShardRun(written, read_shards(ds, staged_root))
+
+
+def _check_unchanged(path: Path, record: FileRecord) -> None:
+    stat = path.stat()
+    if (stat.st_size, stat.st_mtime_ns) != (record.size, record.mtime_ns):
+        raise RuntimeError(f"{record.relpath}: changed since it was validated; materialize the landed files "
+                           "asset again before the shards")
+
+
+class _SplitWriter:
+    """Rolls row groups into shards of about `shard_size` parquet bytes.
+
+    Row groups close at `row_group_rows` rows or `row_group_bytes` Arrow bytes, whichever comes first, so at
+    most one row group is held in memory. Every decision depends only on the input rows, which is what makes
+    the output byte-identical for identical input.
+    """
+
+    def __init__(self, ds: DatasetConfig, split: str, start: int, schema: pa.Schema, pending: Path):
+        self.ds, self.split, self.index, self.schema, self.pending = ds, split, start, schema, pending
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered_rows = self.buffered_bytes = 0
+        self.queue: deque[list] = deque()  # [sha256, rows still in the buffer], in row order
+        self.file = None
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = self.arrow_bytes = 0
+        self.sources: list[str] = []
+        self.done: list[Shard] = []
+
+    def add(self, batch: pa.RecordBatch, sha: str) -> None:
+        if batch.num_rows == 0:
+            return
+        self.buffer.append(batch)
+        self.buffered_rows += batch.num_rows
+        self.buffered_bytes += batch.nbytes
+        if self.queue and self.queue[-1][0] == sha:
+            self.queue[-1][1] += batch.num_rows
+        else:
+            self.queue.append([sha, batch.num_rows])
+        while self.buffered_rows >= self.ds.row_group_rows:
+            self._flush(self.ds.row_group_rows)
+        if self.buffered_bytes >= self.ds.row_group_bytes:
+            self._flush(self.buffered_rows)
+
+    def close(self) -> list[Shard]:
+        if self.buffered_rows:
+            self._flush(self.buffered_rows)
+        self._finish_shard()
+        return self.done
+
+    def _flush(self, rows: int) -> None:
+        # Roll before writing, not after: the shard in progress is only finished when more rows come.
+        if self.file is not None and self.file.tell() >= self.ds.shard_size:
+            self._finish_shard()
+        table = pa.Table.from_batches(self.buffer, schema=self.schema)
+        group, rest = table.slice(0, rows), table.slice(rows)
+        if self.writer is None:
+            self._open()
+        self.writer.write_table(group, row_group_size=group.num_rows)
+        self.rows += group.num_rows
+        self.arrow_bytes += group.nbytes
+        self._take_sources(group.num_rows)
+        self.buffer = rest.to_batches()
+        self.buffered_rows, self.buffered_bytes = rest.num_rows, rest.nbytes
+
+    def _take_sources(self, rows: int) -> None:
+        while rows > 0:
+            entry = self.queue[0]
+            if entry[0] not in self.sources:
+                self.sources.append(entry[0])
+            used = min(rows, entry[1])
+            entry[1] -= used
+            rows -= used
+            if entry[1] == 0:
+                self.queue.popleft()
+
+    def _open(self) -> None:
+        path = self.pending / shard_path(self.ds, self.split, self.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("wb")
+        compression = None if self.ds.compression == "none" else self.ds.compression
+        self.writer = pq.ParquetWriter(self.file, self.schema, compression=compression, use_dictionary=True,
+                                       write_statistics=True, write_page_index=True)
+
+    def _finish_shard(self) -> None:
+        if self.writer is None:
+            return
+        own = {"sources": self.sources, "arrow_bytes": self.arrow_bytes}
+        self.writer.add_key_value_metadata({FOOTER_KEY: json.dumps(own, sort_keys=True).encode()})
+        self.writer.close()
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        size = self.file.tell()
+        self.file.close()
+        rel = shard_path(self.ds, self.split, self.index)
+        self.done.append(Shard(rel, self.split, self.index, self.rows, size, self.arrow_bytes, tuple(self.sources)))
+        self.index += 1
+        self.writer, self.file = None, None
+        self.rows = self.arrow_bytes = 0
+        self.sources = []

@@ -1,0 +1,131 @@
+"""The pipeline's steps as plain functions; the Dagster assets call them and turn results into metadata.
+
+Steps hand over through files under `state/<dataset>/`, so each asset can be materialized on its own:
+`landed.json` (the validated landing listing), `sources.json` (every published landed file: content hash,
+rows, first path), `validated.json` (validation cache) and `staged-hashes.json` (hash cache of the staged tree).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from upload_pipeline import card
+from upload_pipeline.config import DatasetConfig, PipelineConfig
+from upload_pipeline.landing import Discovery, Rejection, discover
+from upload_pipeline.shards import ShardRun, write_shards
+from upload_pipeline.staging import CARD_NAME, StagedFile, data_dir, hashed_tree, read_shards, shards_schema
+from upload_pipeline.state import read_json, write_json_atomic
+from upload_pipeline.validation import FileRecord, Validation, validate
+
+
+@dataclass(frozen=True)
+class DatasetPaths:
+    landing: Path
+    staged: Path
+    state: Path
+
+    @classmethod
+    def of(cls, cfg: PipelineConfig, ds: DatasetConfig) -> DatasetPaths:
+        return cls(cfg.path(cfg.paths.landing) / ds.landing_folder, cfg.path(cfg.paths.staging) / ds.name,
+                   cfg.path(cfg.paths.state) / ds.name)
+
+    def file(self, name: str) -> Path:
+        return self.state / name
+
+
+@dataclass
+class Landing:
+    """What the landed-files step found: the validation plus what discovery set aside."""
+
+    validation: Validation
+    discovery: Discovery
+
+    @property
+    def rejected(self) -> list[Rejection]:
+        return self.validation.rejected
+
+
+def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> Landing:
+    """Discover and validate the landed files, and record the result for the shards step."""
+    found = discover(ds, paths.landing, time.time() if now is None else now)
+    sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
+    shards = read_shards(ds, paths.staged)
+    published = {sha for s in shards for sha in s.sources}
+    cache = read_json(paths.file("validated.json"), {})
+    validation = validate(ds, found, reference=shards_schema(paths.staged, shards), published=published,
+                          known_paths=sources["paths"], cache=cache)
+    write_json_atomic(paths.file("validated.json"), {k: v for k, v in cache.items()
+                                                     if k in {f.relpath for f in found.files}})
+    write_json_atomic(paths.file("landed.json"), {
+        "files": [asdict(f) for f in validation.files],
+        "rejected": [asdict(r) for r in validation.rejected],
+        "schema": _schema_to_text(validation.schema),
+    })
+    return Landing(validation, found)
+
+
+def read_landed(paths: DatasetPaths) -> Validation:
+    data = read_json(paths.file("landed.json"))
+    if data is None:
+        raise RuntimeError(f"{paths.file('landed.json')}: no landed-files record yet; materialize the "
+                           "dataset's landed_files asset first")
+    return Validation([FileRecord(**f) for f in data["files"]], [Rejection(**r) for r in data["rejected"]],
+                      _schema_from_text(data["schema"]))
+
+
+def shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
+    """Write the new landed files into new shards, and remember which files are published."""
+    validation = read_landed(paths)
+    new = validation.new_files()
+    if new and validation.schema is None:
+        raise RuntimeError(f"{paths.landing}: no schema could be established for the new files")
+    run = write_shards(ds, paths.landing, new, validation.schema, paths.staged, paths.file("pending"))
+    in_shards = {sha for s in run.all_shards for sha in s.sources}
+    sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
+    for f in validation.files:
+        if f.sha256 in in_shards:
+            sources["hashes"].setdefault(f.sha256, {"rows": f.rows, "path": f.relpath})
+            sources["paths"][f.relpath] = f.sha256
+    write_json_atomic(paths.file("sources.json"), sources)
+    return run
+
+
+def write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
+    """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it."""
+    shards = read_shards(ds, paths.staged)
+    schema = shards_schema(paths.staged, shards)
+    if schema is None:
+        raise RuntimeError(f"{paths.staged}: no shards staged yet; nothing to describe")
+    readme = paths.staged / CARD_NAME
+    existing = readme.read_text(encoding="utf-8") if readme.exists() else None
+    text = card.render_card(ds, shards, schema, existing)
+    if text != existing:
+        write_text_atomic(readme, text)
+    return text
+
+
+def staged_files(paths: DatasetPaths) -> dict[str, StagedFile]:
+    return hashed_tree(paths.staged, paths.file("staged-hashes.json"))
+
+
+def owned_paths(ds: DatasetConfig) -> tuple[str, ...]:
+    return (data_dir(ds) + "/", CARD_NAME)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _schema_to_text(schema: pa.Schema | None) -> str | None:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode() if schema is not None else None
+
+
+def _schema_from_text(text: str | None) -> pa.Schema | None:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text))) if text else None

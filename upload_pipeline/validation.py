@@ -1,0 +1,162 @@
+"""Validation of discovered files: readable parquet, one schema per dataset config, row counts, content hash.
+
+The schema is checked across every split, not only within one: a config's card declares one `features` list,
+and `datasets.load_dataset` casts every file to it, so drift between splits breaks loading just as drift
+inside a split does (dataset-viewer#2625, #3173).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from upload_pipeline.config import DatasetConfig
+from upload_pipeline.hashing import sha256_file
+from upload_pipeline.landing import Discovery, LandedFile, Rejection
+from upload_pipeline.parquet_io import SchemaMismatch, dataset_schema, describe, iter_conformed, strict_difference
+
+_MAGIC = b"PAR1"
+
+
+class BadFile(Exception):
+    """A landed file that cannot be published; the message is the reason."""
+
+
+@dataclass
+class FileRecord:
+    relpath: str
+    split: str
+    sha256: str
+    rows: int
+    size: int
+    mtime_ns: int
+    # "new" (to shard), "published" (already in a shard), "duplicate" (same bytes as another file),
+    # "empty" (valid parquet with no rows: nothing to publish)
+    status: str
+    duplicate_of: str | None = None
+
+
+@dataclass
+class Validation:
+    files: list[FileRecord] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    schema: pa.Schema | None = None
+
+    def new_files(self) -> list[FileRecord]:
+        return [f for f in self.files if f.status == "new"]
+
+
+def schema_fingerprint(schema: pa.Schema | None) -> str:
+    return hashlib.sha256(repr(describe(schema)).encode()).hexdigest()[:16] if schema is not None else ""
+
+
+def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None, published: set[str],
+             known_paths: dict[str, str], cache: dict[str, dict]) -> Validation:
+    """Check every discovered file and decide what is new.
+
+    Args:
+        reference: the schema of the shards already written, or None for a dataset with no shards yet (then the
+            schema most files share is the dataset's, ties going to the first file).
+        published: content hashes already in shards (renamed or copied files are recognised by these).
+        known_paths: relpath → sha256 of files already published under that name.
+        cache: relpath → earlier result for the same size, mtime and schema; updated in place.
+    """
+    result = Validation(rejected=list(found.rejected))
+    readable: list[tuple[LandedFile, pa.Schema]] = []
+    for landed in found.files:
+        try:
+            readable.append((landed, _footer_schema(landed.path, ds)))
+        except BadFile as exc:
+            result.rejected.append(Rejection(landed.relpath, str(exc)))
+    result.schema = reference if reference is not None else _majority_schema([s for _, s in readable])
+    fingerprint = schema_fingerprint(result.schema)
+    first_by_hash: dict[str, str] = {}
+    for landed, schema in readable:
+        try:
+            sha, rows = _checked(landed, schema, result.schema, ds.schema_policy, fingerprint, cache)
+        except BadFile as exc:
+            result.rejected.append(Rejection(landed.relpath, str(exc)))
+            continue
+        earlier = known_paths.get(landed.relpath)
+        if earlier is not None and earlier != sha and sha not in published:
+            result.rejected.append(Rejection(landed.relpath, (
+                "content changed after it was published; shards are append-only, so land the new rows as a "
+                "new file (the published rows stay as they are)")))
+            continue
+        record = FileRecord(landed.relpath, landed.split, sha, rows, landed.size, landed.mtime_ns, "new")
+        if rows == 0:
+            record.status = "empty"
+        elif sha in published:
+            record.status = "published"
+        elif sha in first_by_hash:
+            record.status, record.duplicate_of = "duplicate", first_by_hash[sha]
+        else:
+            first_by_hash[sha] = landed.relpath
+        result.files.append(record)
+    result.rejected.sort(key=lambda r: r.relpath)
+    return result
+
+
+def _footer_schema(path: Path, ds: DatasetConfig) -> pa.Schema:
+    """Structural checks that need only the first and last bytes and the footer."""
+    size = path.stat().st_size
+    if size == 0:
+        raise BadFile("empty file (0 bytes)")
+    with path.open("rb") as f:
+        head = f.read(4)
+        f.seek(max(0, size - 4))
+        tail = f.read(4)
+    if head != _MAGIC:
+        raise BadFile("not a parquet file (it does not start with the PAR1 magic bytes)")
+    if tail != _MAGIC or size < 12:
+        raise BadFile("truncated parquet file (no footer at the end): cut short, or still being written")
+    try:
+        with pq.ParquetFile(path) as pf:
+            meta = pf.metadata
+            schema = pf.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise BadFile(f"corrupt parquet footer: {exc}") from None
+    for i in range(meta.num_row_groups):
+        size_i = meta.row_group(i).total_byte_size
+        if size_i > ds.max_input_row_group_bytes:
+            raise BadFile(f"row group {i} holds {size_i} bytes uncompressed, over max_input_row_group_bytes="
+                          f"{ds.max_input_row_group_bytes}; rewrite it with smaller row groups")
+    return schema
+
+
+def _majority_schema(schemas: list[pa.Schema]) -> pa.Schema | None:
+    if not schemas:
+        return None
+    normalised = [dataset_schema(s) for s in schemas]
+    counts = Counter(repr(describe(s)) for s in normalised)
+    best = max(counts.values())
+    return next(s for s in normalised if counts[repr(describe(s))] == best)
+
+
+def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy: str, fingerprint: str,
+             cache: dict[str, dict]) -> tuple[str, int]:
+    """Decode every row once (corrupt pages show here, not halfway through a shard) and hash the bytes."""
+    hit = cache.get(landed.relpath)
+    if hit and (hit["size"], hit["mtime_ns"], hit["schema"]) == (landed.size, landed.mtime_ns, fingerprint):
+        return hit["sha256"], hit["rows"]
+    if policy == "strict" and (reason := strict_difference(schema, reference)):
+        raise BadFile(f"schema differs from the dataset's: {reason}")
+    rows = 0
+    try:
+        for batch in iter_conformed(landed.path, reference, policy):
+            rows += batch.num_rows
+    except SchemaMismatch as exc:
+        raise BadFile(f"schema differs from the dataset's: {exc}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise BadFile(f"corrupt parquet data: {exc}") from None
+    sha = sha256_file(landed.path)
+    if landed.path.stat().st_mtime_ns != landed.mtime_ns:
+        raise BadFile("the file changed while it was being validated; it will be read again on the next run")
+    cache[landed.relpath] = {"size": landed.size, "mtime_ns": landed.mtime_ns, "schema": fingerprint,
+                             "sha256": sha, "rows": rows}
+    return sha, rows
