@@ -34,9 +34,11 @@ def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileReco
     """Write `new_files` (already validated, sorted by path) into new shards after the existing ones."""
     journal.recover(pending, staged_root)
     existing = read_shards(ds, staged_root)
+    # Files a crashed run had already staged (rolled forward just now) are not new any more.
+    published = {sha for s in existing for sha in s.sources}
     written: list[Shard] = []
     for split in ds.splits:
-        files = [f for f in new_files if f.split == split]
+        files = [f for f in new_files if f.split == split and f.sha256 not in published]
         if not files:
             continue
         start = max((s.index for s in existing if s.split == split), default=-1) + 1

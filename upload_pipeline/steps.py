@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from upload_pipeline import card
+from upload_pipeline import card, journal
 from upload_pipeline.config import DatasetConfig, PipelineConfig
 from upload_pipeline.landing import Discovery, Rejection, discover
 from upload_pipeline.shards import ShardRun, write_shards
@@ -52,6 +52,7 @@ class Landing:
 
 def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> Landing:
     """Discover and validate the landed files, and record the result for the shards step."""
+    journal.recover(paths.file("pending"), paths.staged)  # a crashed shards step is finished first
     found = discover(ds, paths.landing, time.time() if now is None else now)
     sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
     shards = read_shards(ds, paths.staged)

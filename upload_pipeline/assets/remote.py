@@ -26,7 +26,7 @@ def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
               metadata={"target": dg.MetadataValue.json(target.model_dump())})
     def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         provider: StorageResource = getattr(context.resources, role)
-        message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run_id[:8]}"
+        message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run.run_id[:8]}"
         result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
         plan = result.plan
         context.log.info(f"{name}: {len(plan.uploads)} uploaded, {len(plan.deletes)} deleted, "

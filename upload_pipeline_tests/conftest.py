@@ -1,0 +1,71 @@
+"""Shared fixtures: a throw-away pipeline workspace (landing, staging, state, remote) in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from upload_pipeline.config import PipelineConfig, load_config
+from upload_pipeline.steps import DatasetPaths
+from upload_pipeline_tests import datagen
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config_file: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "process" / "ds"
+
+    @property
+    def staged(self) -> Path:
+        return self.root / "staging" / "ds"
+
+    def config(self) -> PipelineConfig:
+        return load_config(self.config_file, environ={})
+
+    def paths(self) -> DatasetPaths:
+        cfg = self.config()
+        return DatasetPaths.of(cfg, cfg.datasets[0])
+
+    def dataset(self, **overrides):
+        data = yaml.safe_load(self.config_file.read_text())
+        data["datasets"][0].update(overrides)
+        self.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+        return self.config().datasets[0]
+
+    def land(self, relpath: str, rows: int = 100, seed: int = 0, start_id: int = 0, **kwargs) -> Path:
+        path = datagen.write(self.landing / relpath, rows, seed=seed, start_id=start_id, **kwargs)
+        settle(path)
+        return path
+
+
+def settle(path: Path) -> None:
+    """Age a landed file past `settle_seconds`, as if its writer finished a while ago."""
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    root = tmp_path / "ws"
+    config = {
+        "paths": {"landing": str(root / "process"), "staging": str(root / "staging"),
+                  "state": str(root / "state"), "remote": str(root / "remote")},
+        "datasets": [{
+            "name": "ds", "splits": {"train": ["train/**"], "test": ["test/**"]},
+            "settle_seconds": 5, "card": {"pretty_name": "Test set", "license": "mit"},
+            "hub": {"repo_id": "tests/ds"}, "s3": {"bucket": "test-bucket", "prefix": "datasets/ds"},
+        }],
+    }
+    root.mkdir(parents=True)
+    config_file = root / "upload_pipeline.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    return Workspace(root, config_file)

@@ -1,0 +1,93 @@
+"""The Dagster graph: every asset and check of a dataset in one run, metadata, and failing checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+import datasets
+import pyarrow.parquet as pq
+
+from upload_pipeline.definitions import build_definitions
+from upload_pipeline_tests.test_validation import raw
+
+
+def materialize_all(workspace, instance=None) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(workspace.config(), environ={})
+    job = defs.resolve_job_def("publish_ds")
+    return job.execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def checks(result) -> dict[str, tuple[bool, str]]:
+    return {f"{e.asset_key.path[-1]}:{e.check_name}": (e.passed, e.severity.value)
+            for e in result.get_asset_check_evaluations()}
+
+
+def materialized(result) -> dict[str, dict]:
+    return {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+
+
+def test_publish_job_runs_the_chain_and_the_copies_load(workspace):
+    workspace.land("train/a.parquet", rows=80)
+    workspace.land("test/a.parquet", rows=20, seed=1)
+    result = materialize_all(workspace)
+    assert result.success
+    meta = materialized(result)
+    assert set(meta) == {"landed_files", "shards", "dataset_card", "hub_copy", "s3_copy"}
+    assert meta["landed_files"]["dagster/row_count"].value == 100
+    assert meta["shards"]["shard_count"].value == 2
+    assert [c.name for c in meta["shards"]["dagster/column_schema"].schema.columns][:2] == ["id", "text"]
+    assert "dataset_info" in meta["dataset_card"]["card"].value
+    assert meta["hub_copy"]["commit_id"].value and meta["hub_copy"]["noop"].value is False
+    assert all(passed for passed, _ in checks(result).values()), checks(result)
+    hub_repo = workspace.root / "remote" / "hub" / "tests" / "ds"
+    for tree in (workspace.staged, hub_repo):
+        assert {k: v.num_rows for k, v in datasets.load_dataset(str(tree)).items()} == {"train": 80, "test": 20}
+
+    again = materialize_all(workspace)
+    assert materialized(again)["hub_copy"]["noop"].value is True
+    assert materialized(again)["s3_copy"]["upload_count"].value == 0
+
+
+def test_bad_files_are_a_warning_under_skip_and_the_good_rows_publish(workspace):
+    workspace.land("train/a.parquet", rows=80)
+    raw(workspace, "train/broken.parquet", b"garbage")
+    result = materialize_all(workspace)
+    assert result.success
+    assert checks(result)["landed_files:landed_files_valid"] == (False, "WARN")
+    assert materialized(result)["shards"]["dagster/row_count"].value == 80
+    assert "train/broken.parquet" in materialized(result)["landed_files"]["bad_files"].value
+
+
+def test_fail_policy_blocks_everything_downstream(workspace):
+    workspace.dataset(on_bad_file="fail")
+    workspace.land("train/a.parquet", rows=80)
+    raw(workspace, "train/broken.parquet", b"garbage")
+    result = materialize_all(workspace)
+    assert not result.success
+    assert checks(result)["landed_files:landed_files_valid"] == (False, "ERROR")
+    assert set(materialized(result)) == {"landed_files"}
+    assert not (workspace.staged / "data").exists()
+
+
+def test_row_check_fails_when_a_shard_loses_rows(workspace):
+    workspace.land("train/a.parquet", rows=80)
+    assert materialize_all(workspace).success
+    shard = workspace.staged / "data" / "train-00000.parquet"
+    meta = pq.read_metadata(shard).metadata
+    table = pq.read_table(shard).slice(0, 10).replace_schema_metadata(meta)
+    pq.write_table(table, shard)  # same footer record, ten rows instead of eighty
+    result = materialize_all(workspace)
+    assert checks(result)["shards:rows_conserved"] == (False, "ERROR")
+    assert not result.success
+
+
+def test_remote_check_fails_on_drift(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    defs = build_definitions(workspace.config(), environ={})
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success
+    (workspace.root / "remote/s3/test-bucket/datasets/ds/data/train-00000.parquet").write_bytes(b"x")
+    check_key = dg.AssetCheckKey(dg.AssetKey(["ds", "s3_copy"]), "remote_matches_staged")
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_check_selection={check_key},
+                                                                  asset_selection=set())
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert checks(result) == {"s3_copy:remote_matches_staged": (False, "ERROR")}

@@ -1,0 +1,89 @@
+"""The dataset card: metadata `datasets` reads back, and merges that keep prose and other configs."""
+
+from __future__ import annotations
+
+import datasets
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard
+
+from upload_pipeline import card, steps
+from upload_pipeline.staging import read_shards, shards_schema
+
+
+def staged_card(workspace) -> str:
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    steps.shard(ds, paths)
+    return steps.write_card(ds, paths)
+
+
+def test_card_metadata_loads_and_matches_the_shards(workspace):
+    workspace.land("train/a.parquet", rows=120)
+    workspace.land("test/a.parquet", rows=30, seed=1)
+    text = staged_card(workspace)
+    data = DatasetCard(text).data
+    assert data.license == "mit" and data.pretty_name == "Test set"
+    configs = MetadataConfigs.from_dataset_card_data(data)
+    assert configs["default"]["data_files"] == [{"split": "train", "path": "data/train-*"},
+                                                {"split": "test", "path": "data/test-*"}]
+    info = data["dataset_info"]
+    assert {s["name"]: s["num_examples"] for s in info["splits"]} == {"train": 120, "test": 30}
+    assert info["download_size"] == sum(p.stat().st_size for p in (workspace.staged / "data").iterdir())
+    loaded = datasets.load_dataset(str(workspace.staged))
+    assert {k: v.num_rows for k, v in loaded.items()} == {"train": 120, "test": 30}
+    assert loaded["train"].features == datasets.Features.from_arrow_schema(
+        shards_schema(workspace.staged, read_shards(workspace.config().datasets[0], workspace.staged)))
+    assert "| train | 120 | 1 |" in text
+
+
+def test_update_keeps_prose_other_configs_and_other_metadata(workspace):
+    workspace.land("train/a.parquet", rows=50)
+    text = staged_card(workspace)
+    edited = DatasetCard(text)
+    edited.data["configs"].append({"config_name": "other", "data_files": "other/*.parquet"})
+    edited.data["dataset_info"] = [edited.data["dataset_info"], {"config_name": "other", "features": []}]
+    edited.data["annotations_creators"] = ["expert-generated"]
+    edited.text = "# My own title\n\nA paragraph a person wrote.\n\n" + edited.text.split("\n\n", 2)[2] + \
+        "\n## Citation\n\nPlease cite us.\n"
+    (workspace.staged / "README.md").write_text(str(edited))
+
+    workspace.land("train/b.parquet", rows=25, seed=2, start_id=50)
+    updated = DatasetCard(staged_card(workspace))
+
+    assert "A paragraph a person wrote." in updated.text and "Please cite us." in updated.text
+    assert updated.text.count(card.begin_marker("default")) == 1 and "| train | 75 | 2 |" in updated.text
+    assert [c["config_name"] for c in updated.data["configs"]] == ["default", "other"]
+    infos = {i["config_name"]: i for i in updated.data["dataset_info"]}
+    assert infos["other"] == {"config_name": "other", "features": []}
+    assert infos["default"]["splits"][0]["num_examples"] == 75
+    assert updated.data["annotations_creators"] == ["expert-generated"]
+
+
+def test_merge_into_a_card_without_markers_appends_the_section(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    generated = staged_card(workspace)
+    merged = card.merge_card("---\nlicense: apache-2.0\n---\n# Theirs\n\nJust prose.\n", generated,
+                             workspace.config().datasets[0])
+    parsed = DatasetCard(merged)
+    assert parsed.text.startswith("# Theirs\n\nJust prose.")
+    assert card.begin_marker("default") in parsed.text
+    assert parsed.data["license"] == "mit"  # set in the datasets file, so ours
+    assert card.generated_metadata(merged, "default") == card.generated_metadata(generated, "default")
+
+
+def test_only_one_config_is_default(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    generated = staged_card(workspace)
+    base = "---\nconfigs:\n- config_name: legacy\n  data_files: legacy/*\n  default: true\n---\nx\n"
+    merged = DatasetCard(card.merge_card(base, generated, workspace.config().datasets[0]))
+    assert [c.get("default", False) for c in merged.data["configs"]] == [True, False]
+
+
+def test_a_named_config_lives_in_its_own_folder(workspace):
+    workspace.dataset(config_name="en")
+    workspace.land("train/a.parquet", rows=10)
+    text = staged_card(workspace)
+    assert (workspace.staged / "en" / "train-00000.parquet").exists()
+    entry, info = card.generated_metadata(text, "en")
+    assert entry == {"config_name": "en", "data_files": [{"split": "train", "path": "en/train-*"}]}
+    assert datasets.load_dataset(str(workspace.staged), "en")["train"].num_rows == 10

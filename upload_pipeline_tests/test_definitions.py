@@ -1,0 +1,50 @@
+"""The code location loads (in-process and through the Dagster CLI); a bad datasets file is one clear error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from upload_pipeline.config import load_config
+from upload_pipeline.definitions import build_definitions
+
+REPO = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+
+def test_repository_definitions_load():
+    defs = build_definitions(load_config(REPO / "upload_pipeline.yaml", environ={}), environ={})
+    dg.Definitions.validate_loadable(defs)
+    keys = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    assert keys == ["sample/dataset_card", "sample/hub_copy", "sample/landed_files", "sample/s3_copy",
+                    "sample/shards"]
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"publish_sample"}
+
+
+def run_dagster(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "DAGSTER_HOME": str(tmp_path), **env}
+    return subprocess.run([DAGSTER, *args], cwd=REPO, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_validates_the_code_location(tmp_path):
+    result = run_dagster(["definitions", "validate"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_bad_datasets_file_is_a_load_error_naming_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  - name: x\n    shard_size: huge\n")
+    result = run_dagster(["definitions", "validate"], tmp_path, UPLOAD_PIPELINE_CONFIG=str(bad))
+    assert result.returncode != 0
+    assert f"{bad}: datasets[0].shard_size: 'huge' is not a size" in result.stdout + result.stderr
+
+
+def test_an_unknown_provider_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "upload_pipeline.cli", "check"], cwd=REPO, capture_output=True,
+                            text=True, env={**os.environ, "UPLOAD_PIPELINE_HUB": "ftp"}, timeout=60)
+    assert result.returncode == 2
+    assert "UPLOAD_PIPELINE_HUB='ftp' is not a provider here; choose one of: local" in result.stderr

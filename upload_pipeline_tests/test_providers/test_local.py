@@ -1,0 +1,79 @@
+"""The embedded default providers: one recorded commit per publish, mirror semantics, owned paths only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from upload_pipeline import remote, steps
+from upload_pipeline.providers.local_hub import LocalHubResource
+from upload_pipeline.providers.local_s3 import LocalS3Resource
+
+
+def stage(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    steps.shard(ds, paths)
+    steps.write_card(ds, paths)
+    return ds, paths
+
+
+def test_local_hub_commits_once_per_change_and_never_when_nothing_changed(workspace):
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = stage(workspace)
+    first = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    assert sorted(u.path for u in first.plan.uploads) == ["README.md", "data/train-00000.parquet"]
+    again = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "again"))
+    assert again.plan.noop and again.commit_id == first.commit_id
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    stage(workspace)
+    third = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "third"))
+    log = hub.commits(ds.hub)
+    assert [c["message"] for c in log] == ["first", "third"]
+    assert log[1]["parent"] == first.commit_id and log[1]["id"] == third.commit_id
+    assert log[1]["added"] == ["data/train-00001.parquet", "README.md"] and log[1]["deleted"] == []
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
+
+
+def test_local_hub_keeps_remote_prose_and_foreign_files(workspace):
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = stage(workspace)
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    repo = hub.repo_dir(ds.hub)
+    readme = (repo / "README.md").read_text()
+    (repo / "README.md").write_text(readme + "\n## Added on the Hub\n\nKeep me.\n")
+    (repo / "other").mkdir()
+    (repo / "other" / "x.parquet").write_bytes(b"not ours")
+    (repo / "data" / "train-00099.parquet").write_bytes(b"stale")
+    result = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "second"))
+    assert result.plan.deletes == ["data/train-00099.parquet"]
+    assert "Keep me." in (repo / "README.md").read_text()
+    assert (repo / "other" / "x.parquet").exists()
+
+
+def test_local_s3_mirrors_and_deletes_what_staging_lost(workspace):
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = stage(workspace)
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    folder = s3.folder(ds.s3)
+    assert folder == Path(workspace.root / "remote/s3/test-bucket/datasets/ds")
+    assert (folder / "README.md").read_bytes() == (paths.staged / "README.md").read_bytes()
+    (folder / "data" / "train-00042.parquet").write_bytes(b"stale")
+    second = remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    assert second.plan.deletes == ["data/train-00042.parquet"] and not second.plan.uploads
+    assert remote.differences(s3, ds.s3, ds, paths, "s3") == []
+    (folder / "data" / "train-00000.parquet").write_bytes(b"tampered")
+    assert remote.differences(s3, ds.s3, ds, paths, "s3")[0].startswith("data/train-00000.parquet: sha256")
+
+
+def test_delete_paths_removes_a_folder_in_one_commit(workspace):
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = stage(workspace)
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test")
+    assert result.plan.deletes == ["data/test-00000.parquet"]
+    assert hub.commits(ds.hub)[-1]["deleted"] == ["data/test-00000.parquet"]

@@ -1,0 +1,111 @@
+"""Shards: byte-deterministic, append-only, bounded row groups, and all-or-nothing across a crash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from upload_pipeline import journal, steps
+from upload_pipeline.staging import read_shards
+
+
+def publish(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    return steps.shard(ds, paths)
+
+
+def staged_bytes(workspace) -> dict[str, tuple[str, int]]:
+    return {p.relative_to(workspace.staged).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                                          p.stat().st_mtime_ns)
+            for p in sorted(workspace.staged.rglob("*.parquet"))}
+
+
+def test_same_input_gives_byte_identical_shards(workspace, tmp_path):
+    workspace.dataset(shard_size=40_000, row_group_rows=500)
+    for i in range(3):
+        workspace.land(f"train/{i}.parquet", rows=1200, seed=i, start_id=i * 1200)
+    publish(workspace)
+    first = {k: v[0] for k, v in staged_bytes(workspace).items()}
+    shutil.rmtree(workspace.staged)
+    shutil.rmtree(workspace.root / "state")
+    publish(workspace)
+    assert {k: v[0] for k, v in staged_bytes(workspace).items()} == first
+    assert len(first) > 1
+
+
+def test_shards_roll_at_the_size_and_row_groups_stay_bounded(workspace):
+    workspace.dataset(shard_size=30_000, row_group_rows=400)
+    workspace.land("train/a.parquet", rows=3000)
+    run = publish(workspace)
+    assert len(run.written) >= 3
+    assert sum(s.rows for s in run.written) == 3000
+    for shard in run.written[:-1]:
+        assert shard.size >= 30_000
+    meta = pq.read_metadata(workspace.staged / run.written[0].path)
+    assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= 400
+    ids = [i for s in run.written for i in pq.read_table(workspace.staged / s.path)["id"].to_pylist()]
+    assert ids == list(range(3000))  # landed row order is kept
+
+
+def test_appending_keeps_old_shards_and_adds_new_ones(workspace):
+    workspace.land("train/a.parquet", rows=100)
+    workspace.land("test/a.parquet", rows=40, seed=3)
+    publish(workspace)
+    before = staged_bytes(workspace)
+    workspace.land("train/b.parquet", rows=60, seed=1, start_id=100)
+    run = publish(workspace)
+    after = staged_bytes(workspace)
+    assert {k: after[k] for k in before} == before  # same bytes, never rewritten
+    assert [s.path for s in run.written] == ["data/train-00001.parquet"]
+    assert run.written[0].rows == 60
+
+
+def test_nothing_new_writes_nothing(workspace):
+    workspace.land("train/a.parquet", rows=100)
+    publish(workspace)
+    before = staged_bytes(workspace)
+    run = publish(workspace)
+    assert run.written == [] and staged_bytes(workspace) == before
+
+
+def test_footers_record_the_landed_files_they_hold(workspace):
+    a = workspace.land("train/a.parquet", rows=10)
+    publish(workspace)
+    shard = read_shards(workspace.config().datasets[0], workspace.staged)[0]
+    assert shard.sources == (hashlib.sha256(a.read_bytes()).hexdigest(),)
+    footer = json.loads(pq.read_metadata(workspace.staged / shard.path).metadata[b"upload_pipeline"])
+    assert footer["arrow_bytes"] > 0
+
+
+def test_a_crash_before_the_journal_leaves_nothing_staged(workspace, monkeypatch):
+    workspace.land("train/a.parquet", rows=100)
+    monkeypatch.setattr(journal, "commit", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt("crash")))
+    with pytest.raises(KeyboardInterrupt):
+        publish(workspace)
+    assert not (workspace.staged / "data").exists()
+    monkeypatch.undo()
+    run = publish(workspace)
+    assert [s.rows for s in run.all_shards] == [100]
+
+
+def test_a_crash_after_the_journal_is_rolled_forward(workspace, monkeypatch):
+    workspace.land("train/a.parquet", rows=100)
+    real_recover = journal.recover
+
+    def crash_with_journal_written(scratch, target):
+        if (scratch / journal.JOURNAL).exists():  # inside commit: journal written, nothing moved yet
+            raise KeyboardInterrupt("crash")
+        return real_recover(scratch, target)
+
+    monkeypatch.setattr(journal, "recover", crash_with_journal_written)
+    with pytest.raises(KeyboardInterrupt):
+        publish(workspace)
+    assert (workspace.paths().file("pending") / journal.JOURNAL).exists()
+    monkeypatch.undo()
+    run = publish(workspace)
+    assert run.written == [] and [s.rows for s in run.all_shards] == [100]

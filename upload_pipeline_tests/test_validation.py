@@ -1,0 +1,163 @@
+"""Bad input: each case is reported by file and reason, the good files still go through, nothing is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from upload_pipeline import steps
+from upload_pipeline_tests.conftest import settle
+
+
+def landing_hashes(workspace) -> dict[str, str]:
+    return {p.relative_to(workspace.landing).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(workspace.landing.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def reasons(workspace) -> dict[str, str]:
+    return {r.relpath: r.reason for r in steps.land(workspace.config().datasets[0], workspace.paths()).rejected}
+
+
+def raw(workspace, relpath: str, data: bytes) -> None:
+    path = workspace.landing / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    settle(path)
+
+
+def test_each_bad_file_is_named_with_its_reason_and_nothing_is_modified(workspace):
+    good = workspace.land("train/good.parquet", rows=50)
+    raw(workspace, "train/empty.parquet", b"")
+    raw(workspace, "train/not-parquet.parquet", b"id,text\n1,hello\n")
+    raw(workspace, "train/truncated.parquet", good.read_bytes()[: good.stat().st_size // 2])
+    corrupt = bytearray(good.read_bytes())
+    corrupt[-12:-8] = b"\xff\xff\xff\x7f"  # footer length pointing before the start of the file
+    raw(workspace, "train/corrupt-footer.parquet", bytes(corrupt))
+    pages = bytearray(good.read_bytes())
+    pages[100:400] = os.urandom(300)  # garbage inside the column data, footer intact
+    raw(workspace, "train/corrupt-pages.parquet", bytes(pages))
+    before = landing_hashes(workspace)
+
+    got = reasons(workspace)
+
+    assert got["train/empty.parquet"] == "empty file (0 bytes)"
+    assert "not a parquet file" in got["train/not-parquet.parquet"]
+    assert "truncated parquet file" in got["train/truncated.parquet"]
+    assert "corrupt parquet footer" in got["train/corrupt-footer.parquet"]
+    assert "corrupt parquet" in got["train/corrupt-pages.parquet"]
+    assert "train/good.parquet" not in got
+    assert landing_hashes(workspace) == before
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    run = steps.shard(ds, paths)
+    assert sum(s.rows for s in run.all_shards) == 50
+
+
+def test_schema_drift_int_vs_string_is_rejected_with_the_column(workspace):
+    workspace.land("train/a.parquet")
+    workspace.land("train/b.parquet")
+    t = pq.read_table(workspace.landing / "train/a.parquet")
+    drift = t.set_column(0, "id", pa.array([str(i) for i in t["id"].to_pylist()]))
+    pq.write_table(drift, workspace.landing / "train/c.parquet")
+    settle(workspace.landing / "train/c.parquet")
+    got = reasons(workspace)
+    assert list(got) == ["train/c.parquet"]
+    assert "column 'id' is string here but int64 in the dataset" in got["train/c.parquet"]
+
+
+def test_drift_between_splits_is_caught_too(workspace):
+    workspace.land("train/a.parquet")
+    workspace.land("train/b.parquet")
+    t = pq.read_table(workspace.landing / "train/a.parquet").drop_columns(["tags"])
+    (workspace.landing / "test").mkdir()
+    pq.write_table(t, workspace.landing / "test/a.parquet")
+    settle(workspace.landing / "test/a.parquet")
+    assert "missing column(s) tags" in reasons(workspace)["test/a.parquet"]
+
+
+def decimal_file(workspace, relpath: str, precision: int, big: str = "2.50") -> None:
+    path = workspace.landing / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"price": pa.array([Decimal("1.25"), Decimal(big)], pa.decimal128(precision, 2))}),
+                   path)
+    settle(path)
+
+
+def test_decimal_precision_drift_strict_rejects_promote_casts_only_what_fits(workspace):
+    decimal_file(workspace, "train/a.parquet", 10)
+    decimal_file(workspace, "train/b.parquet", 10)
+    decimal_file(workspace, "train/c.parquet", 12)
+    decimal_file(workspace, "train/d.parquet", 12, big="1234567890.25")
+    got = reasons(workspace)
+    assert "decimal128(12, 2) here but decimal128(10, 2)" in got["train/c.parquet"]
+    workspace.dataset(schema_policy="promote")
+    got = reasons(workspace)
+    assert list(got) == ["train/d.parquet"]
+    assert "cannot become decimal128(10, 2) without loss" in got["train/d.parquet"]
+
+
+def test_promote_policy_widens_and_fills_missing_columns(workspace):
+    workspace.dataset(schema_policy="promote")
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("train/b.parquet", rows=10, seed=1)
+    t = pq.read_table(workspace.landing / "train/a.parquet")
+    narrow = t.set_column(0, "id", t["id"].cast(pa.int32())).drop_columns(["tags"])
+    pq.write_table(narrow, workspace.landing / "train/c.parquet")
+    settle(workspace.landing / "train/c.parquet")
+    assert reasons(workspace) == {}
+    run = steps.shard(workspace.config().datasets[0], workspace.paths())
+    table = pq.read_table(workspace.staged / run.written[0].path)
+    assert table.num_rows == 30 and table.schema.field("id").type == pa.int64()
+    assert table["tags"].to_pylist()[20:] == [None] * 10
+
+
+def test_a_huge_row_group_is_reported_not_read(workspace):
+    workspace.dataset(max_input_row_group_bytes=10_000)
+    workspace.land("train/big.parquet", rows=2000, row_group_size=2000)
+    workspace.land("train/small.parquet", rows=20, row_group_size=10)
+    got = reasons(workspace)
+    assert list(got) == ["train/big.parquet"] and "over max_input_row_group_bytes=10000" in got["train/big.parquet"]
+
+
+def test_duplicates_empty_files_and_renames_are_not_published_twice(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    a = workspace.land("train/a.parquet", rows=30)
+    shutil.copy(a, workspace.landing / "train/copy-of-a.parquet")
+    settle(workspace.landing / "train/copy-of-a.parquet")
+    pq.write_table(pq.read_table(a).slice(0, 0), workspace.landing / "train/no-rows.parquet")
+    settle(workspace.landing / "train/no-rows.parquet")
+    landing = steps.land(ds, paths)
+    status = {f.relpath: f.status for f in landing.validation.files}
+    assert status == {"train/a.parquet": "new", "train/copy-of-a.parquet": "duplicate", "train/no-rows.parquet": "empty"}
+    assert sum(s.rows for s in steps.shard(ds, paths).all_shards) == 30
+    os.rename(a, workspace.landing / "train/renamed.parquet")
+    landing = steps.land(ds, paths)
+    assert {f.relpath: f.status for f in landing.validation.files}["train/renamed.parquet"] == "published"
+    assert steps.shard(ds, paths).written == []
+
+
+def test_content_changed_after_publish_is_reported(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    workspace.land("train/a.parquet", rows=30)
+    steps.land(ds, paths)
+    steps.shard(ds, paths)
+    workspace.land("train/a.parquet", rows=31, seed=9)
+    assert "content changed after it was published" in reasons(workspace)["train/a.parquet"]
+
+
+def test_a_file_changed_between_validation_and_sharding_is_refused(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    workspace.land("train/a.parquet", rows=30)
+    steps.land(ds, paths)
+    workspace.land("train/a.parquet", rows=40, seed=5)
+    try:
+        steps.shard(ds, paths)
+    except RuntimeError as exc:
+        assert "train/a.parquet: changed since it was validated" in str(exc)
+    else:
+        raise AssertionError("expected a refusal")
+    assert not (workspace.staged / "data").exists()
