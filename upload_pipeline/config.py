@@ -54,6 +54,7 @@ class HubTarget(_Strict):
     repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="namespace/name of the dataset repo")
     private: bool = True
     revision: str = "main"
+    create_pr: bool = Field(default=False, description="publish each change as a pull request, left open")
 
 
 class S3Target(_Strict):

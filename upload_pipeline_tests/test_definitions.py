@@ -47,4 +47,4 @@ def test_an_unknown_provider_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "upload_pipeline.cli", "check"], cwd=REPO, capture_output=True,
                             text=True, env={**os.environ, "UPLOAD_PIPELINE_HUB": "ftp"}, timeout=60)
     assert result.returncode == 2
-    assert "UPLOAD_PIPELINE_HUB='ftp' is not a provider here; choose one of: local" in result.stderr
+    assert "UPLOAD_PIPELINE_HUB='ftp' is not a provider here; choose one of: hf, local" in result.stderr

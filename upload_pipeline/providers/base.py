@@ -93,8 +93,11 @@ class StorageProvider(ABC):
         """Carry out a plan: for the Hub role as one commit; a no-op plan writes nothing."""
 
     @abstractmethod
-    def delete_paths(self, target: Any, paths: list[str], message: str) -> SyncResult:
-        """Delete files or folders from the remote copy (for the Hub role in one commit)."""
+    def delete_paths(self, target: Any, paths: list[str], message: str,
+                     readme: Callable[[str | None], str | None] | None = None,
+                     create_pr: bool = False) -> SyncResult:
+        """Delete files or folders from the remote copy and rewrite its README with `readme` (for the Hub role
+        in one commit, or one pull request with `create_pr`)."""
 
     @abstractmethod
     def remote_tree(self, target: Any) -> dict[str, str]:

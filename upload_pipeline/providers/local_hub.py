@@ -11,15 +11,16 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
 
 from upload_pipeline import journal
 from upload_pipeline.config import HubTarget
-from upload_pipeline.providers.base import StorageResource, SyncPlan, SyncRequest, SyncResult
+from upload_pipeline.providers.base import ProviderError, StorageResource, SyncPlan, SyncRequest, SyncResult, Upload
 from upload_pipeline.providers.plan import diff, under
-from upload_pipeline.staging import hashed_tree
+from upload_pipeline.staging import CARD_NAME, hashed_tree
 from upload_pipeline.state import append_jsonl, read_jsonl
 
 _META = ".hub"
@@ -51,12 +52,19 @@ class LocalHubResource(StorageResource):
             return SyncResult(plan, url=str(self.repo_dir(target)), commit_id=plan.base)
         return self._commit(target, plan, request.message)
 
-    def delete_paths(self, target: HubTarget, paths: list[str], message: str) -> SyncResult:
+    def delete_paths(self, target: HubTarget, paths: list[str], message: str,
+                     readme: Callable[[str | None], str | None] | None = None,
+                     create_pr: bool = False) -> SyncResult:
+        if create_pr:
+            raise ProviderError("pull requests need the real Hub provider (UPLOAD_PIPELINE_HUB=hf); the local "
+                                "default commits directly")
         tree = self.remote_tree(target)
-        doomed = under(paths, tree)
         head = self.commits(target)[-1]["id"] if self.commits(target) else None
-        plan = SyncPlan(target=str(self.repo_dir(target)), deletes=doomed, unchanged=len(tree) - len(doomed),
-                        base=head)
+        plan = SyncPlan(target=str(self.repo_dir(target)), deletes=under(paths, tree), base=head)
+        if readme is not None and (new := readme(self.read_text(target, CARD_NAME))) is not None:
+            data = new.encode()
+            plan.uploads.append(Upload(CARD_NAME, len(data), hashlib.sha256(data).hexdigest(), content=data))
+        plan.unchanged = len(tree) - len(plan.deletes)
         return self.apply(target, plan, SyncRequest(Path("."), {}, (), message))
 
     def remote_tree(self, target: HubTarget) -> dict[str, str]:

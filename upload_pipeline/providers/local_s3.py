@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
@@ -45,7 +46,10 @@ class LocalS3Resource(StorageResource):
             (folder / path).unlink(missing_ok=True)
         return SyncResult(plan, url=str(folder), bytes_sent=plan.upload_bytes)
 
-    def delete_paths(self, target: S3Target, paths: list[str], message: str) -> SyncResult:
+    def delete_paths(self, target: S3Target, paths: list[str], message: str,
+                     readme: Callable[[str | None], str | None] | None = None,
+                     create_pr: bool = False) -> SyncResult:
+        """Delete under the prefix; `readme` and `create_pr` are Hub notions and are ignored here."""
         tree = self.remote_tree(target)
         doomed = under(paths, tree)
         plan = SyncPlan(target=str(self.folder(target)), deletes=doomed, unchanged=len(tree) - len(doomed))

@@ -1,0 +1,191 @@
+"""The Hub role on a real Hugging Face Hub (or any server speaking its API), through huggingface_hub.
+
+One publish is one commit: new LFS objects are uploaded first (`preupload_lfs_files`, which skips objects the
+Hub already has, so an interrupted publish resumes without sending them again), then one `create_commit` holds
+the new shards, the deletions and the merged card, pinned to the parent commit the plan was made against. If
+another writer committed in between (412), the remote card is read again, merged again and the commit retried.
+A publish with more operations than one commit should carry goes through a pull request instead — its commits
+land on `refs/pr/N`, and `main` changes once, when the PR is merged — so readers never see a mixed state.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr
+
+from upload_pipeline.config import HubTarget
+from upload_pipeline.providers.base import (
+    MissingCredentials, ProviderError, StorageResource, SyncPlan, SyncRequest, SyncResult, Upload)
+from upload_pipeline.providers.hf_retry import PARENT_MOVED, status_of, with_retries
+from upload_pipeline.providers.plan import diff, under
+from upload_pipeline.staging import CARD_NAME
+
+REPO_TYPE = "dataset"
+
+
+class HfHubResource(StorageResource):
+    """Hub role through huggingface_hub's HfApi. Select with UPLOAD_PIPELINE_HUB=hf."""
+
+    token: str | None = Field(default=None, description="Hub token (EnvVar HF_TOKEN); else HF_HUB_TOKEN or the "
+                                                        "token file huggingface_hub reads")
+    endpoint: str | None = Field(default=None, description="Hub URL (EnvVar HF_ENDPOINT); default the public Hub")
+    max_operations_per_commit: int = Field(default=100, gt=0, description="more than this goes through one PR")
+    commit_attempts: int = Field(default=5, gt=0, description="re-plans after 412 (another writer committed)")
+    http_attempts: int = Field(default=5, gt=0, description="attempts for calls huggingface_hub does not retry")
+
+    _api: Any = PrivateAttr(default=None)
+
+    def api(self):
+        if self._api is None:
+            from huggingface_hub import HfApi, get_token  # imported lazily: keeps definitions loading fast
+
+            token = self.token or os.environ.get("HF_HUB_TOKEN") or get_token()
+            if not token:
+                raise MissingCredentials("no Hugging Face token: set HF_TOKEN (or HF_HUB_TOKEN, or log in with "
+                                         "`hf auth login`) before publishing with UPLOAD_PIPELINE_HUB=hf")
+            self._api = HfApi(endpoint=self.endpoint or os.environ.get("HF_ENDPOINT") or None, token=token)
+        return self._api
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        return with_retries(what, fn, attempts=self.http_attempts)
+
+    def repo_url(self, target: HubTarget) -> str:
+        return f"{self.api().endpoint}/datasets/{target.repo_id}"
+
+    def check_auth(self) -> str:
+        info = self._call("check the Hub token", lambda: self.api().whoami())
+        return str(info.get("name", "?"))
+
+    def head(self, target: HubTarget) -> str:
+        info = self._call(f"read {target.repo_id}@{target.revision}", lambda: self.api().repo_info(
+            target.repo_id, repo_type=REPO_TYPE, revision=target.revision))
+        return info.sha
+
+    def ensure_repo(self, target: HubTarget) -> None:
+        """Create the repo (private per config) and the branch when missing."""
+        api = self.api()
+        self._call(f"create {target.repo_id}", lambda: api.create_repo(
+            target.repo_id, repo_type=REPO_TYPE, private=target.private, exist_ok=True))
+        if target.revision != "main":
+            self._call(f"create branch {target.revision}", lambda: api.create_branch(
+                target.repo_id, branch=target.revision, repo_type=REPO_TYPE, exist_ok=True))
+
+    def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
+        self.ensure_repo(target)
+        head = self.head(target)
+        remote = self._tree(target, head, request.root, request.files)
+        readme = self.read_text(target, CARD_NAME, revision=head) if CARD_NAME in remote else None
+        return diff(self.repo_url(target), request, remote, readme, base=head)
+
+    def apply(self, target: HubTarget, plan: SyncPlan, request: SyncRequest) -> SyncResult:
+        for _ in range(self.commit_attempts):
+            if plan.noop:
+                return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
+            try:
+                return self._commit(target, plan, request.message)
+            except Exception as exc:
+                if status_of(exc) != PARENT_MOVED:
+                    raise
+            plan = self.plan_sync(target, request)  # someone committed meanwhile: re-read, re-merge
+        raise ProviderError(f"{target.repo_id}: another writer kept committing (412 on {self.commit_attempts} "
+                            "attempts); publish again when it is done")
+
+    def delete_paths(self, target: HubTarget, paths: list[str], message: str,
+                     readme: Callable[[str | None], str | None] | None = None,
+                     create_pr: bool = False) -> SyncResult:
+        """Delete `paths` (files or folders) and rewrite the README in one commit, or one PR."""
+        for _ in range(self.commit_attempts):
+            head = self.head(target)
+            tree = self._tree(target, head)
+            plan = SyncPlan(self.repo_url(target), deletes=under(paths, tree), base=head)
+            if readme is not None:
+                new = readme(self.read_text(target, CARD_NAME, revision=head))
+                if new is not None:
+                    data = new.encode()
+                    plan.uploads.append(Upload(CARD_NAME, len(data), "", content=data))
+            if plan.noop:
+                return SyncResult(plan, url=self.repo_url(target), commit_id=head)
+            try:
+                return self._commit(target, plan, message, force_pr=create_pr)
+            except Exception as exc:
+                if status_of(exc) != PARENT_MOVED:
+                    raise
+        raise ProviderError(f"{target.repo_id}: another writer kept committing (412); delete again later")
+
+    def remote_tree(self, target: HubTarget) -> dict[str, str]:
+        return self._tree(target, self.head(target))
+
+    def read_text(self, target: HubTarget, path: str, revision: str | None = None) -> str | None:
+        from huggingface_hub.errors import EntryNotFoundError
+
+        with tempfile.TemporaryDirectory(prefix="upload-pipeline-hub-") as tmp:
+            try:
+                local = self.api().hf_hub_download(target.repo_id, path, repo_type=REPO_TYPE,
+                                                   revision=revision or target.revision, cache_dir=tmp)
+            except EntryNotFoundError:
+                return None
+            return Path(local).read_text(encoding="utf-8")
+
+    def _tree(self, target: HubTarget, revision: str, root: Path | None = None,
+              files: dict | None = None) -> dict[str, str]:
+        """path → sha256. Files stored in git (not LFS) only carry a git blob id; where the staged tree has the
+        same path with the same blob id, its sha256 stands in, so the diff sees them as unchanged."""
+        from huggingface_hub import RepoFile
+
+        entries = self._call(f"list {target.repo_id}", lambda: list(self.api().list_repo_tree(
+            target.repo_id, repo_type=REPO_TYPE, revision=revision, recursive=True)))
+        tree = {}
+        for entry in entries:
+            if not isinstance(entry, RepoFile):
+                continue
+            if entry.lfs is not None:
+                tree[entry.path] = entry.lfs.sha256
+            elif files and entry.path in files and _git_blob_id(root / entry.path) == entry.blob_id:
+                tree[entry.path] = files[entry.path].sha256
+            else:
+                tree[entry.path] = f"git:{entry.blob_id}"
+        return tree
+
+    def _commit(self, target: HubTarget, plan: SyncPlan, message: str, force_pr: bool = False) -> SyncResult:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        api = self.api()
+        adds = [CommitOperationAdd(u.path, u.content if u.content is not None else str(u.source))
+                for u in plan.uploads]
+        ops = [*adds, *(CommitOperationDelete(p) for p in plan.deletes)]
+        # LFS objects first, outside the commit: retried by huggingface_hub, skipped when already there.
+        api.preupload_lfs_files(target.repo_id, additions=adds, repo_type=REPO_TYPE, revision=target.revision)
+        chunks = [ops[i:i + self.max_operations_per_commit] for i in range(0, len(ops), self.max_operations_per_commit)]
+        wanted_pr = force_pr or target.create_pr
+        as_pr = wanted_pr or len(chunks) > 1
+        info = self._call(f"commit to {target.repo_id}", lambda: api.create_commit(
+            target.repo_id, chunks[0], commit_message=message, repo_type=REPO_TYPE, revision=target.revision,
+            parent_commit=plan.base, create_pr=as_pr))
+        for i, chunk in enumerate(chunks[1:], start=2):
+            self._call(f"commit part {i} to {info.pr_revision}", lambda c=chunk, n=i: api.create_commit(
+                target.repo_id, c, commit_message=f"{message} (part {n})", repo_type=REPO_TYPE,
+                revision=info.pr_revision))
+        commit_id, url = info.oid, info.commit_url
+        if as_pr and not wanted_pr:
+            self._call(f"merge PR #{info.pr_num}", lambda: api.merge_pull_request(
+                target.repo_id, info.pr_num, repo_type=REPO_TYPE, comment="Merged by upload_pipeline"))
+            commit_id = self.head(target)
+        meta = {"commits": len(chunks)}
+        if info.pr_url:
+            meta["pull_request"] = info.pr_url
+        return SyncResult(plan, url=self.repo_url(target), commit_id=commit_id, commit_url=url,
+                          bytes_sent=plan.upload_bytes, metadata=meta)
+
+
+def _git_blob_id(path: Path) -> str | None:
+    import hashlib
+
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

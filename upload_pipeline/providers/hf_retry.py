@@ -1,0 +1,86 @@
+"""Retries for the Hub calls huggingface_hub does not retry itself, and errors that say what to do.
+
+huggingface_hub 2.4 retries preupload, LFS transfers and tree pages (6 attempts, Retry-After honoured), but not
+`create_commit`, `repo_info`, `create_repo`, `create_branch` or `whoami`. Those go through `with_retries`: 408,
+429 and 5xx answers and dropped connections are retried with a bounded budget, honouring Retry-After; 401, 403
+and 404 are not, and become a `ProviderError` saying why. Retrying a commit is safe because every commit is
+pinned to its parent: if the first attempt did land, the retry gets 412 and the caller re-plans to a no-op.
+The Dagster asset carries no RetryPolicy of its own, so the two layers never multiply (hfh#3325).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from huggingface_hub.errors import HfHubHTTPError
+
+from upload_pipeline.providers.base import MissingCredentials, ProviderError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+PARENT_MOVED = 412
+
+
+def status_of(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    # huggingface_hub 2.4 uses httpx2; its transport errors are not importable under a stable name.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"NetworkError", "TimeoutException", "RemoteProtocolError", "ConnectError",
+                         "ReadError", "WriteError", "ConnectionError"}) and not isinstance(exc, HfHubHTTPError)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", {}) or {}
+    value = headers.get("retry-after")
+    return float(value) if value and value.strip().isdigit() else None
+
+
+def with_retries(what: str, call: Callable[[], T], attempts: int = 5, base_wait: float = 1.0,
+                 max_wait: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run `call`, retrying transient failures; `what` names the operation in messages."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except HfHubHTTPError as exc:
+            status = status_of(exc)
+            if status not in RETRIED_STATUSES or attempt == attempts:
+                raise explain(what, exc) from None
+            wait = _retry_after(exc)
+            wait = min(max_wait, wait if wait is not None else base_wait * 2 ** (attempt - 1))
+        except Exception as exc:  # noqa: BLE001 - only transport errors are retried, the rest re-raised
+            if not _is_connection_error(exc) or attempt == attempts:
+                raise
+            wait = min(max_wait, base_wait * 2 ** (attempt - 1))
+            status = type(exc).__name__
+        log.warning("%s: %s, attempt %d of %d; retrying in %.0f s", what, status, attempt, attempts, wait)
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def explain(what: str, exc: HfHubHTTPError) -> Exception:
+    """Turn an HTTP error into one that says what to change; 412 is passed through for re-planning."""
+    status = status_of(exc)
+    server = (getattr(exc, "server_message", None) or "").strip()
+    detail = f" (the Hub said: {server})" if server else ""
+    if status == PARENT_MOVED:
+        return exc
+    if status == 401:
+        return MissingCredentials(f"{what}: the Hub refused the token (401){detail}; set HF_TOKEN to a valid token")
+    if status == 403:
+        return ProviderError(f"{what}: the token may not do this (403){detail}; use a token with write access "
+                             "to the repo (a fine-grained token needs write on it)")
+    if status == 404:
+        return ProviderError(f"{what}: not found (404){detail}; check repo_id and revision in the datasets file "
+                             "and that the token can see the repo")
+    if status == 429:
+        return ProviderError(f"{what}: rate limited by the Hub after retries (429){detail}; try again later")
+    return ProviderError(f"{what}: HTTP {status}{detail}")
