@@ -134,3 +134,33 @@ def _replace_section(text: str, config_name: str, section: str) -> str:
     if pattern.search(text):
         return pattern.sub(lambda _: section, text, count=1)
     return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def remove_from_card(text: str, config_name: str, split: str | None = None) -> str:
+    """The card without a config (its `configs` and `dataset_info` entries and its body section), or without
+    one split of it. Sizes that can no longer be known from the card alone (`download_size`) are dropped."""
+    card = DatasetCard(text, ignore_metadata_errors=True)
+    data = card.data
+    configs = list(data.get("configs") or [])
+    infos = data.get("dataset_info") or []
+    infos = [infos] if isinstance(infos, dict) else list(infos)
+    is_ours = lambda entry: entry.get("config_name", "default") == config_name  # noqa: E731
+    if split is None:
+        configs = [c for c in configs if not is_ours(c)]
+        infos = [i for i in infos if not is_ours(i)]
+        card.text = _section_re(config_name).sub("", card.text)
+    else:
+        for c in filter(is_ours, configs):
+            files = c.get("data_files")
+            if isinstance(files, list):
+                c["data_files"] = [f for f in files if not (isinstance(f, dict) and f.get("split") == split)]
+        for i in filter(is_ours, infos):
+            i["splits"] = [s for s in i.get("splits") or [] if s.get("name") != split]
+            i["dataset_size"] = sum(s.get("num_bytes", 0) for s in i["splits"])
+            i.pop("download_size", None)
+    for key, value in (("configs", configs), ("dataset_info", infos)):
+        if not value:
+            data.pop(key, None)
+        else:
+            data[key] = value[0] if key == "dataset_info" and len(value) == 1 else value
+    return str(card)

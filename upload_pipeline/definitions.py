@@ -12,7 +12,7 @@ import dagster as dg
 
 from upload_pipeline.assets import dataset_assets
 from upload_pipeline.config import PipelineConfig, load_config
-from upload_pipeline.jobs import publish_jobs
+from upload_pipeline.jobs import delete_job, publish_jobs
 from upload_pipeline.providers import build_resources
 
 
@@ -23,7 +23,7 @@ def build_definitions(cfg: PipelineConfig, environ: dict[str, str] | None = None
     return dg.Definitions(
         assets=[d for d in defs if not isinstance(d, dg.AssetChecksDefinition)],
         asset_checks=checks,
-        jobs=publish_jobs(cfg),
+        jobs=[*publish_jobs(cfg), delete_job(cfg)],
         resources=build_resources(cfg, os.environ if environ is None else environ),
     )
 

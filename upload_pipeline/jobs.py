@@ -1,16 +1,46 @@
-"""Jobs: `publish_<dataset>` runs every asset and check of one dataset."""
-
-from __future__ import annotations
+"""Jobs: `publish_<dataset>` for one dataset, and `delete_from_hub` to remove a config or split."""
 
 import dagster as dg
+from pydantic import Field
 
+from upload_pipeline import delete
 from upload_pipeline.config import PipelineConfig
+from upload_pipeline.providers.base import StorageResource
 
 
-def publish_jobs(cfg: PipelineConfig) -> list[dg.UnresolvedAssetJobDefinition]:
+class DeleteConfig(dg.Config):
+    dataset: str = Field(description="a dataset name from the datasets file")
+    config_name: str = Field(description="the config to delete, or the one holding the split")
+    split: str | None = Field(default=None, description="delete only this split of the config")
+    confirm: bool = Field(default=False, description="must be true: nothing is deleted otherwise")
+    create_pr: bool = Field(default=False, description="open a pull request instead of committing")
+
+
+def publish_jobs(cfg: PipelineConfig) -> list:
     return [
         dg.define_asset_job(
             f"publish_{ds.name}", selection=dg.AssetSelection.groups(ds.name),
             description=f"Publish dataset {ds.name}: landed files → shards → card → Hub and S3 copies.")
         for ds in cfg.datasets
     ]
+
+
+def delete_job(cfg: PipelineConfig) -> dg.JobDefinition:
+    @dg.op(name="delete_from_hub", description="Delete a config or split from a dataset's Hub repo in one commit.")
+    def delete_op(context: dg.OpExecutionContext, config: DeleteConfig, hub: StorageResource) -> None:
+        request = delete.DeleteRequest(config.dataset, config.config_name, config.split, config.confirm,
+                                       config.create_pr)
+        result = delete.delete_from_hub(cfg, hub, request)
+        context.log.info(f"deleted {len(result.plan.deletes)} file(s); commit {result.commit_id}")
+        context.log_event(dg.AssetObservation(
+            asset_key=dg.AssetKey([config.dataset, "hub_copy"]),
+            metadata={"deleted": dg.MetadataValue.json(result.plan.deletes), "commit_id": str(result.commit_id),
+                      "pull_request": str(result.metadata.get("pull_request", "")),
+                      "split": str(config.split or ""), "config_name": config.config_name}))
+
+    @dg.job(name="delete_from_hub", description="Remove a config, or one split of it, from a dataset's Hub repo: "
+                                                "files and card metadata in one commit (or one PR).")
+    def job() -> None:
+        delete_op()
+
+    return job

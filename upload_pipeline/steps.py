@@ -59,7 +59,8 @@ def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> La
     published = {sha for s in shards for sha in s.sources}
     cache = read_json(paths.file("validated.json"), {})
     validation = validate(ds, found, reference=shards_schema(paths.staged, shards), published=published,
-                          known_paths=sources["paths"], cache=cache)
+                          known_paths=sources["paths"], cache=cache,
+                          withdrawn=set(read_json(paths.file("withdrawn.json"), {})))
     write_json_atomic(paths.file("validated.json"), {k: v for k, v in cache.items()
                                                      if k in {f.relpath for f in found.files}})
     write_json_atomic(paths.file("landed.json"), {

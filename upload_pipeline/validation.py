@@ -36,7 +36,7 @@ class FileRecord:
     size: int
     mtime_ns: int
     # "new" (to shard), "published" (already in a shard), "duplicate" (same bytes as another file),
-    # "empty" (valid parquet with no rows: nothing to publish)
+    # "empty" (valid parquet with no rows: nothing to publish), "withdrawn" (deleted by the delete job)
     status: str
     duplicate_of: str | None = None
 
@@ -56,7 +56,7 @@ def schema_fingerprint(schema: pa.Schema | None) -> str:
 
 
 def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None, published: set[str],
-             known_paths: dict[str, str], cache: dict[str, dict]) -> Validation:
+             known_paths: dict[str, str], cache: dict[str, dict], withdrawn: set[str] = frozenset()) -> Validation:
     """Check every discovered file and decide what is new.
 
     Args:
@@ -65,6 +65,7 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
         published: content hashes already in shards (renamed or copied files are recognised by these).
         known_paths: relpath → sha256 of files already published under that name.
         cache: relpath → earlier result for the same size, mtime and schema; updated in place.
+        withdrawn: content hashes whose rows were deleted from the repo on purpose (the delete job).
     """
     result = Validation(rejected=list(found.rejected))
     readable: list[tuple[LandedFile, pa.Schema]] = []
@@ -91,6 +92,8 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
         record = FileRecord(landed.relpath, landed.split, sha, rows, landed.size, landed.mtime_ns, "new")
         if rows == 0:
             record.status = "empty"
+        elif sha in withdrawn:
+            record.status = "withdrawn"
         elif sha in published:
             record.status = "published"
         elif sha in first_by_hash:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
+
 from upload_pipeline import remote, steps
+from upload_pipeline.card import generated_metadata
+from upload_pipeline.definitions import build_definitions
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
+from upload_pipeline.staging import read_shards
 
 
 def stage(workspace):
@@ -77,3 +82,32 @@ def test_delete_paths_removes_a_folder_in_one_commit(workspace):
     result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test")
     assert result.plan.deletes == ["data/test-00000.parquet"]
     assert hub.commits(ds.hub)[-1]["deleted"] == ["data/test-00000.parquet"]
+
+
+def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspace):
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    defs = build_definitions(workspace.config(), environ={})
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success
+    job = defs.resolve_job_def("delete_from_hub")
+    run_config = {"ops": {"delete_from_hub": {"config": {"dataset": "ds", "config_name": "default",
+                                                         "split": "test", "confirm": False}}}}
+    refused = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    assert not refused.success
+    run_config["ops"]["delete_from_hub"]["config"]["confirm"] = True
+    assert job.execute_in_process(run_config=run_config, instance=instance).success
+
+    hub = workspace.root / "remote" / "hub" / "tests" / "ds"
+    assert not (hub / "data" / "test-00000.parquet").exists()
+    entry, info = generated_metadata((hub / "README.md").read_text(), "default")
+    assert [f["split"] for f in entry["data_files"]] == ["train"]
+    assert [s["name"] for s in info["splits"]] == ["train"]
+    assert [s.split for s in read_shards(workspace.config().datasets[0], workspace.staged)] == ["train"]
+    commits = LocalHubResource(root=str(workspace.root / "remote" / "hub")).commits(workspace.config().datasets[0].hub)
+    assert commits[-1]["deleted"] == ["data/test-00000.parquet"] and commits[-1]["added"] == ["README.md"]
+    # publishing again does not bring the withdrawn split back
+    again = defs.resolve_job_def("publish_ds").execute_in_process(instance=instance)
+    assert again.success and not (hub / "data" / "test-00000.parquet").exists()
+    assert len(LocalHubResource(root=str(workspace.root / "remote" / "hub")).commits(
+        workspace.config().datasets[0].hub)) == len(commits)
