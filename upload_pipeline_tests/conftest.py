@@ -69,3 +69,19 @@ def workspace(tmp_path: Path) -> Workspace:
     config_file = root / "upload_pipeline.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     return Workspace(root, config_file)
+
+
+WRITE_TOKEN = "hf_test_write_token_0123456789"
+READ_TOKEN = "hf_test_read_token_0123456789"
+
+
+@pytest.fixture
+def hub_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The local Hub server on 127.0.0.1 (ephemeral port) with one write and one read-only token, and this
+    process's huggingface_hub / datasets pointed at it (see hub_server/testing.py for why patching is needed)."""
+    from upload_pipeline_tests.hub_server import HubServer
+    from upload_pipeline_tests.hub_server.testing import use_local_hub
+
+    with HubServer(tmp_path / "hub-root", write_tokens=[WRITE_TOKEN], read_tokens=[READ_TOKEN]) as server:
+        use_local_hub(monkeypatch, server.url, tmp_path / "hf-home", token=WRITE_TOKEN)
+        yield server

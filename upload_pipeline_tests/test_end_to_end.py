@@ -31,14 +31,17 @@ def sample_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def materialize(cwd: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UPLOAD_PIPELINE_", "HF_", "S3_"))}
+def materialize(cwd: Path, extra_env: dict[str, str] | None = None) -> str:
+    """Run the command `make run` runs, from `cwd` with nothing set but `extra_env`; returns its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UPLOAD_PIPELINE_", "HF_", "S3_", "AWS_"))}
+    env.update(extra_env or {})
     env["DAGSTER_HOME"] = str(cwd / ".dagster_home")
     (cwd / ".dagster_home").mkdir(exist_ok=True)
     result = subprocess.run([DAGSTER, "asset", "materialize", "-m", "upload_pipeline", "--select", "*"], cwd=cwd,
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RUN_SUCCESS" in result.stderr
+    return result.stdout + result.stderr
 
 
 def tree(root: Path) -> dict[str, tuple[str, int]]:

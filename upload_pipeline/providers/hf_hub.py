@@ -159,7 +159,9 @@ class HfHubResource(StorageResource):
                 for u in plan.uploads]
         ops = [*adds, *(CommitOperationDelete(p) for p in plan.deletes)]
         # LFS objects first, outside the commit: retried by huggingface_hub, skipped when already there.
-        api.preupload_lfs_files(target.repo_id, additions=adds, repo_type=REPO_TYPE, revision=target.revision)
+        # attempts=1: huggingface_hub already retries these requests; this only turns errors into clear ones.
+        with_retries(f"upload to {target.repo_id}", lambda: api.preupload_lfs_files(
+            target.repo_id, additions=adds, repo_type=REPO_TYPE, revision=target.revision), attempts=1)
         chunks = [ops[i:i + self.max_operations_per_commit] for i in range(0, len(ops), self.max_operations_per_commit)]
         wanted_pr = force_pr or target.create_pr
         as_pr = wanted_pr or len(chunks) > 1

@@ -1,0 +1,223 @@
+"""The Hub provider against the local Hub server over HTTP: one commit per publish, retries, 412, PRs, auth."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+from huggingface_hub import DatasetCard, HfApi
+
+from upload_pipeline import remote, steps
+from upload_pipeline.card import generated_metadata
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
+from upload_pipeline.providers.base import MissingCredentials, ProviderError
+from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline_tests.conftest import READ_TOKEN, WRITE_TOKEN
+
+REPO = "tests/ds"
+
+
+def stage(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    steps.shard(ds, paths)
+    steps.write_card(ds, paths)
+    return ds, paths
+
+
+def provider(server, token=WRITE_TOKEN, **kw) -> HfHubResource:
+    return HfHubResource(token=token, endpoint=server.url, **kw)
+
+
+def publish(workspace, hub, message="publish"):
+    ds, paths = stage(workspace)
+    return remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", message))
+
+
+def user_commits(server, revision="main"):
+    # The server's repo creation makes an "initial commit" with .gitattributes, as the Hub does.
+    return [c for c in server.list_commits(REPO, revision) if c["title"] != "initial commit"]
+
+
+def test_publish_is_one_commit_loadable_and_a_rerun_is_a_noop(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=120)
+    workspace.land("test/a.parquet", rows=30, seed=1)
+    hub = provider(hub_server)
+    result = publish(workspace, hub)
+    assert result.commit_id and not result.plan.noop
+    assert len(user_commits(hub_server)) == 1
+    loaded = datasets.load_dataset(REPO)
+    assert {k: v.num_rows for k, v in loaded.items()} == {"train": 120, "test": 30}
+    assert HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).repo_info(REPO, repo_type="dataset").private
+    assert remote.differences(hub, workspace.config().datasets[0].hub, *stage(workspace), "hub") == []
+
+    hub_server.counters.reset()
+    again = publish(workspace, hub)
+    assert again.plan.noop and hub_server.counters.commits == 0 and hub_server.counters.lfs_bytes == 0
+    assert len(user_commits(hub_server)) == 1
+
+
+def test_an_append_sends_only_the_new_shard_and_the_card(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=200)
+    hub = provider(hub_server)
+    publish(workspace, hub)
+    workspace.land("train/b.parquet", rows=50, seed=2, start_id=200)
+    hub_server.counters.reset()
+    result = publish(workspace, hub)
+    new_shard = workspace.staged / "data" / "train-00001.parquet"
+    assert [u.path for u in result.plan.uploads] == ["data/train-00001.parquet", "README.md"]
+    assert hub_server.counters.lfs_bytes == new_shard.stat().st_size
+    readme = len((workspace.staged / "README.md").read_bytes())
+    assert hub_server.counters.commit_bytes < 2 * readme + 2000  # base64 card + NDJSON framing, no shard bytes
+    assert hub_server.counters.commits == 1
+    assert datasets.load_dataset(REPO)["train"].num_rows == 250
+
+
+def test_rate_limits_and_server_errors_are_retried(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    hub_server.faults.fail_next(2, kind="commit", status=429, retry_after=1)
+    hub_server.faults.fail_next(2, kind="preupload", status=503)
+    hub_server.faults.fail_next(1, kind="repo_info", status=500)
+    result = publish(workspace, provider(hub_server, http_attempts=4))
+    assert result.commit_id and len(user_commits(hub_server)) == 1
+
+
+def test_a_connection_cut_mid_upload_is_retried(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=3000)
+    rule = hub_server.faults.cut_connection(kind="lfs_upload", after_bytes=1000)
+    publish(workspace, provider(hub_server))
+    assert rule.hits == 1
+    assert datasets.load_dataset(REPO)["train"].num_rows == 3000
+
+
+def test_a_connection_cut_on_the_commit_ends_in_exactly_one_commit(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    hub_server.faults.cut_connection(kind="commit", after_bytes=10)
+    publish(workspace, provider(hub_server))
+    assert len(user_commits(hub_server)) == 1
+
+
+def test_after_a_failed_commit_the_rerun_does_not_resend_uploads(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=3000)
+    hub_server.faults.fail_next(3, kind="commit", status=500)
+    with pytest.raises(ProviderError, match="HTTP 500"):
+        publish(workspace, provider(hub_server, http_attempts=3))
+    assert user_commits(hub_server) == [] and hub_server.counters.lfs_bytes > 0
+    hub_server.counters.reset()
+    publish(workspace, provider(hub_server))
+    assert hub_server.counters.lfs_bytes == 0 and hub_server.counters.commits == 1
+    assert datasets.load_dataset(REPO)["train"].num_rows == 3000
+
+
+def test_a_concurrent_writer_causes_412_then_a_remerge_keeps_their_change(workspace, hub_server, monkeypatch):
+    workspace.land("train/a.parquet", rows=50)
+    hub = provider(hub_server)
+    publish(workspace, hub)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    workspace.land("train/b.parquet", rows=10, seed=3, start_id=50)
+    real_commit = HfHubResource._commit
+    calls = []
+
+    def someone_else_commits_first(self, target, plan, message, force_pr=False):
+        if not calls:
+            card = DatasetCard.load(REPO, repo_type="dataset")
+            card.text += "\n## Written on the Hub\n\nBy someone else.\n"
+            api.upload_file(path_or_fileobj=str(card).encode(), path_in_repo="README.md", repo_id=REPO,
+                            repo_type="dataset", commit_message="edit card")
+        calls.append(plan.base)
+        return real_commit(self, target, plan, message, force_pr)
+
+    monkeypatch.setattr(HfHubResource, "_commit", someone_else_commits_first)
+    publish(workspace, hub)
+    assert len(calls) == 2 and calls[0] != calls[1]  # the second attempt is pinned to the new head
+    card = str(DatasetCard.load(REPO, repo_type="dataset"))
+    assert "By someone else." in card
+    assert generated_metadata(card, "default")[1]["splits"][0]["num_examples"] == 60
+    assert sorted(c["title"] for c in user_commits(hub_server)) == ["edit card", "publish", "publish"]
+
+
+def test_bad_token_fails_before_any_upload_and_says_what_to_set(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    with pytest.raises(MissingCredentials, match="set HF_TOKEN"):
+        publish(workspace, provider(hub_server, token="hf_wrong"))
+    assert hub_server.counters.count(kind="preupload") == 0 and hub_server.counters.lfs_bytes == 0
+
+
+def test_read_only_token_is_refused_without_retries(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).create_repo(REPO, repo_type="dataset")
+    with pytest.raises(ProviderError, match="403") as info:
+        publish(workspace, provider(hub_server, token=READ_TOKEN))
+    assert READ_TOKEN not in str(info.value)
+    assert hub_server.counters.lfs_bytes == 0
+
+
+def test_no_token_at_all_names_the_variable(workspace, hub_server, monkeypatch):
+    for var in ("HF_TOKEN", "HF_HUB_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(MissingCredentials, match="set HF_TOKEN"):
+        provider(hub_server, token=None).check_auth()
+
+
+def test_revision_branch_is_created_and_main_left_alone(workspace, hub_server):
+    ds = workspace.dataset(hub={"repo_id": REPO, "revision": "staging"})
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, provider(hub_server))
+    assert len(user_commits(hub_server, "staging")) == 1 and user_commits(hub_server, "main") == []
+    assert datasets.load_dataset(REPO, revision=ds.hub.revision)["train"].num_rows == 50
+
+
+def test_pr_mode_opens_a_pull_request_and_leaves_main(workspace, hub_server):
+    workspace.dataset(hub={"repo_id": REPO, "create_pr": True})
+    workspace.land("train/a.parquet", rows=50)
+    result = publish(workspace, provider(hub_server))
+    assert "pull_request" in result.metadata
+    assert user_commits(hub_server) == [] and hub_server.refs(REPO)["prs"]
+
+
+def test_a_publish_too_big_for_one_commit_lands_on_main_in_one_merge(workspace, hub_server):
+    workspace.dataset(shard_size=5000, row_group_rows=100)
+    workspace.land("train/a.parquet", rows=1000)
+    result = publish(workspace, provider(hub_server, max_operations_per_commit=3))
+    assert result.metadata["commits"] > 1
+    main = user_commits(hub_server)
+    assert len(main) == 1  # first-parent history of main: just the merge
+    assert datasets.load_dataset(REPO)["train"].num_rows == 1000
+
+
+def test_card_merge_keeps_foreign_configs_and_prose_on_the_hub(workspace, hub_server):
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    theirs = ("---\nconfigs:\n- config_name: legacy\n  data_files: legacy/*.parquet\nlicense: apache-2.0\n---\n"
+              "# Their dataset\n\nHand-written introduction.\n")
+    api.upload_file(path_or_fileobj=theirs.encode(), path_in_repo="README.md", repo_id=REPO, repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"PAR1-not-ours", path_in_repo="legacy/x.parquet", repo_id=REPO,
+                    repo_type="dataset")
+    workspace.land("train/a.parquet", rows=40)
+    publish(workspace, provider(hub_server))
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert card.text.startswith("# Their dataset\n\nHand-written introduction.")
+    assert [c["config_name"] for c in card.data["configs"]] == ["default", "legacy"]
+    assert "legacy/x.parquet" in api.list_repo_files(REPO, repo_type="dataset")
+    assert datasets.load_dataset(REPO, "default")["train"].num_rows == 40
+
+
+def test_delete_a_split_then_the_config_each_in_one_commit(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=40)
+    workspace.land("test/a.parquet", rows=10, seed=5)
+    hub = provider(hub_server)
+    publish(workspace, hub)
+    cfg = workspace.config()
+    before = len(user_commits(hub_server))
+    delete_from_hub(cfg, hub, DeleteRequest("ds", "default", split="test", confirm=True))
+    assert len(user_commits(hub_server)) == before + 1
+    files = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).list_repo_files(REPO, repo_type="dataset")
+    assert "data/test-00000.parquet" not in files and "data/train-00000.parquet" in files
+    assert list(datasets.load_dataset(REPO)) == ["train"]
+
+    pr = delete_from_hub(cfg, hub, DeleteRequest("ds", "default", confirm=True, create_pr=True))
+    assert "pull_request" in pr.metadata and len(user_commits(hub_server)) == before + 1
+    delete_from_hub(cfg, hub, DeleteRequest("ds", "default", confirm=True))
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert not card.data.get("configs") and not card.data.get("dataset_info")
+    assert not [f for f in HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).list_repo_files(
+        REPO, repo_type="dataset") if f.startswith("data/")]
