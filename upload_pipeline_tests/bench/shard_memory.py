@@ -1,6 +1,6 @@
 """Peak RSS of the shard step at 1×, 2× and 4× an input size, against pyarrow's read-whole-file-then-write.
 
-Each measurement runs in a fresh Python process so the figures do not share an allocator's history. The peer,
+Inputs have 4 files of growing size. Each measurement runs in a fresh Python process so the figures do not share an allocator's history. The peer,
 `pq.read_table` + `pq.write_table` per file, is what a script without streaming does; its peak grows with the
 largest input file, ours should not grow with the input at all.
 """
@@ -17,8 +17,17 @@ import yaml
 
 from upload_pipeline_tests import datagen
 
-_CHILD_OURS = """
-import json, resource, sys, time
+# VmHWM, not getrusage: Linux carries ru_maxrss across fork+exec, so a child would report the parent's peak
+# (the data generator's) instead of its own.
+_PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+_CHILD_OURS = _PEAK + """
+import json, sys, time
 from upload_pipeline import steps
 from upload_pipeline.config import load_config
 cfg = load_config(sys.argv[1], environ={})
@@ -27,28 +36,30 @@ paths = steps.DatasetPaths.of(cfg, ds)
 t = time.perf_counter()
 steps.land(ds, paths, now=time.time() + 3600)
 run = steps.shard(ds, paths)
-print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": peak_mb(),
                   "rows": sum(s.rows for s in run.all_shards), "shards": len(run.all_shards)}))
 """
 
-_CHILD_PEER = """
-import json, resource, sys, time, pathlib
+_CHILD_PEER = _PEAK + """
+import json, sys, time, pathlib
 import pyarrow.parquet as pq
 t = time.perf_counter()
 out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
 for i, f in enumerate(sorted(pathlib.Path(sys.argv[1]).rglob("*.parquet"))):
     pq.write_table(pq.read_table(f), out / f"{i}.parquet", compression="zstd")
-print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": peak_mb()}))
 """
 
 
 def make_input(folder: Path, megabytes: float, files: int) -> int:
     """About `megabytes` of parquet in `files` files; returns the bytes written."""
-    rows_per_mb = 2600  # measured for datagen.table(text_words=40) with default parquet settings
+    rows_per_mb = 9300  # measured for datagen.table(text_words=40) with zstd-less default parquet settings
     per_file = int(megabytes * rows_per_mb / files)
     for i in range(files):
+        # Row groups of 50k rows (a few MB), as streaming writers produce; the reader decodes one row group at
+        # a time, so the input's row-group size, not its file or total size, is what any reader must hold.
         datagen.write(folder / "train" / f"part-{i:03d}.parquet", per_file, seed=i, start_id=i * per_file,
-                      text_words=40)
+                      text_words=40, row_group_size=50_000)
     return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
 
