@@ -26,9 +26,11 @@ run: $(STAMP) $(DAGSTER_HOME)
 check-config: $(STAMP)
 	$(BIN)/python -m upload_pipeline.cli check
 
-## test: the whole suite (exit code 5, "no tests collected", counts as a failure)
+## test: the whole suite. pytest's exit code 5 ("no tests collected") means a broken suite here: reported, failed.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
+	exit $$status
 
 ## dev: the Dagster UI, daemon, sensors and schedules on http://127.0.0.1:3000
 dev: $(STAMP) $(DAGSTER_HOME)
