@@ -118,8 +118,27 @@ class PathsConfig(_Strict):
     remote: str = Field(default="data/remote", description="root of the embedded local Hub and S3 copies")
 
 
+class AutomationConfig(_Strict):
+    """How the pipeline runs itself; see the README's "Automation" section."""
+
+    sensors: bool = Field(default=True, description="landing sensors and the automation sensor start running")
+    sensor_interval_seconds: int = Field(default=30, ge=1)
+    max_batch_wait_seconds: float = Field(
+        default=300, ge=0, description="publish even while more files keep arriving, once the oldest waited this")
+    batch_retries: int = Field(default=2, ge=0, description="new runs for a batch whose run failed")
+    reconcile_cron: str | None = Field(default="0 3 * * *", description="nightly remote = staged check and repair")
+    publish_cron: str | None = Field(default=None, description="publish every dataset on a schedule too")
+    slack_channel: str | None = Field(default=None, description="run failures are posted here (SLACK_BOT_TOKEN)")
+
+    @field_validator("reconcile_cron", "publish_cron", "slack_channel", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", "off", "none") else value
+
+
 class PipelineConfig(_Strict):
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    automation: AutomationConfig = Field(default_factory=AutomationConfig)
     datasets: list[DatasetConfig]
     source: str = Field(default="", exclude=True, description="the file this was read from")
     base_dir: str = Field(default=".", exclude=True, description="relative paths resolve against this")

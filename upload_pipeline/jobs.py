@@ -1,9 +1,9 @@
-"""Jobs: `publish_<dataset>` for one dataset, and `delete_from_hub` to remove a config or split."""
+"""Jobs: `publish_<dataset>`, `delete_from_hub` (remove a config or split) and `dry_run` (what a publish would do)."""
 
 import dagster as dg
 from pydantic import Field
 
-from upload_pipeline import delete
+from upload_pipeline import delete, remote, steps
 from upload_pipeline.config import PipelineConfig
 from upload_pipeline.providers.base import StorageResource
 
@@ -26,7 +26,7 @@ def publish_jobs(cfg: PipelineConfig) -> list:
 
 
 def delete_job(cfg: PipelineConfig) -> dg.JobDefinition:
-    @dg.op(name="delete_from_hub", description="Delete a config or split from a dataset's Hub repo in one commit.")
+    @dg.op(name="delete_paths", description="Delete a config or split from a dataset's Hub repo in one commit.")
     def delete_op(context: dg.OpExecutionContext, config: DeleteConfig, hub: StorageResource) -> None:
         request = delete.DeleteRequest(config.dataset, config.config_name, config.split, config.confirm,
                                        config.create_pr)
@@ -42,5 +42,39 @@ def delete_job(cfg: PipelineConfig) -> dg.JobDefinition:
                                                 "files and card metadata in one commit (or one PR).")
     def job() -> None:
         delete_op()
+
+    return job
+
+
+class DryRunConfig(dg.Config):
+    dataset: str | None = Field(default=None, description="one dataset; default every dataset")
+
+
+def dry_run_job(cfg: PipelineConfig) -> dg.JobDefinition:
+    @dg.op(name="plan_publish", description="Lists what the next publish would shard, upload and delete.")
+    def plan_op(context: dg.OpExecutionContext, config: DryRunConfig, hub: StorageResource,
+                s3: StorageResource) -> dict:
+        report = {}
+        for ds in cfg.datasets:
+            if config.dataset not in (None, ds.name):
+                continue
+            paths = steps.DatasetPaths.of(cfg, ds)
+            v = steps.preview(ds, paths).validation
+            entry = {"new_files": [f.relpath for f in v.new_files()], "new_rows": sum(f.rows for f in v.new_files()),
+                     "bad_files": {r.relpath: r.reason for r in v.rejected}}
+            for role, provider, target in (("hub", hub, ds.hub), ("s3", s3, ds.s3)):
+                if target is None or not (paths.staged / "README.md").exists():
+                    continue
+                plan = provider.plan_sync(target, remote.sync_request(ds, paths, role, "dry run"))
+                entry[role] = {"target": plan.target, "upload": [u.path for u in plan.uploads],
+                               "delete": plan.deletes, "unchanged": plan.unchanged}
+            context.log.info(f"{ds.name}: {entry}")
+            report[ds.name] = entry
+        return report
+
+    @dg.job(name="dry_run", description="Plan only: new landed files to shard, and the uploads and deletions the "
+                                        "staged tree would cause on each copy. Writes nothing.")
+    def job() -> None:
+        plan_op()
 
     return job

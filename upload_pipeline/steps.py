@@ -71,6 +71,18 @@ def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> La
     return Landing(validation, found)
 
 
+def preview(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> Landing:
+    """`land` without writing anything: what the next publish would find."""
+    found = discover(ds, paths.landing, time.time() if now is None else now)
+    shards = read_shards(ds, paths.staged)
+    sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
+    validation = validate(ds, found, reference=shards_schema(paths.staged, shards),
+                          published={sha for s in shards for sha in s.sources}, known_paths=sources["paths"],
+                          cache=dict(read_json(paths.file("validated.json"), {})),
+                          withdrawn=set(read_json(paths.file("withdrawn.json"), {})))
+    return Landing(validation, found)
+
+
 def read_landed(paths: DatasetPaths) -> Validation:
     data = read_json(paths.file("landed.json"))
     if data is None:

@@ -7,6 +7,7 @@ import datasets
 import pyarrow.parquet as pq
 
 from upload_pipeline.definitions import build_definitions
+from upload_pipeline.state import read_jsonl
 from upload_pipeline_tests.test_validation import raw
 
 
@@ -91,3 +92,34 @@ def test_remote_check_fails_on_drift(workspace):
                                                                   asset_selection=set())
     result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert checks(result) == {"s3_copy:remote_matches_staged": (False, "ERROR")}
+
+
+def test_every_publish_that_changes_a_copy_is_audited_and_the_log_only_grows(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    first = materialize_all(workspace)
+    log = workspace.root / "state" / "audit.jsonl"
+    entries = read_jsonl(log)
+    assert sorted((e["dataset"], e["role"]) for e in entries) == [("ds", "hub"), ("ds", "s3")]
+    hub = next(e for e in entries if e["role"] == "hub")
+    assert hub["run_id"] == first.run_id and hub["commit_id"] and "README.md" in hub["files_added"]
+    before = log.read_bytes()
+    materialize_all(workspace)  # nothing new: nothing audited
+    assert log.read_bytes() == before
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    materialize_all(workspace)
+    assert log.read_bytes().startswith(before) and len(read_jsonl(log)) == 4
+
+
+def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    assert materialize_all(workspace).success
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    (workspace.root / "remote/s3/test-bucket/datasets/ds/data/extra.parquet").write_bytes(b"x")
+    before = {p: p.stat().st_mtime_ns for p in workspace.root.rglob("*") if p.is_file()}
+    defs = build_definitions(workspace.config(), environ={})
+    result = defs.resolve_job_def("dry_run").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    report = result.output_for_node("plan_publish")["ds"]
+    assert report["new_files"] == ["train/b.parquet"] and report["new_rows"] == 5
+    assert report["s3"]["delete"] == ["data/extra.parquet"] and report["hub"]["upload"] == []
+    after = {p: p.stat().st_mtime_ns for p in workspace.root.rglob("*") if p.is_file()}
+    assert after == before

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from upload_pipeline import steps
+from upload_pipeline.assets.automation import DOWNSTREAM
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.staging import CARD_NAME
 
@@ -10,7 +11,7 @@ from upload_pipeline.staging import CARD_NAME
 def card_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey([ds.name, "dataset_card"]), group_name=ds.name, kinds={"huggingface", "markdown"},
-        deps=[dg.AssetKey([ds.name, "shards"])],
+        deps=[dg.AssetKey([ds.name, "shards"])], automation_condition=DOWNSTREAM,
         description="The dataset card: config, features and split sizes generated; a person's prose kept.",
         metadata={"card_path": dg.MetadataValue.path(str(paths.staged / CARD_NAME))},
     )

@@ -4,7 +4,8 @@ from typing import Any
 
 import dagster as dg
 
-from upload_pipeline import remote, steps
+from upload_pipeline import audit, remote, steps
+from upload_pipeline.assets.automation import DOWNSTREAM
 from upload_pipeline.assets.metadata import paths_md
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.providers.base import StorageResource
@@ -16,19 +17,28 @@ _ROLES = {
 }
 
 
+def pool_for(role: str, target: Any) -> str:
+    """Hub commits to one repo run one at a time (a concurrent commit only earns a 412); S3 uploads share one
+    pool. Limits are set in dagster.yaml (`concurrency.pools.default_limit`)."""
+    return f"hub_commit/{target.repo_id}" if role == "hub" else "s3_upload"
+
+
 def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
                        target: Any) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     name, kinds, description = _ROLES[role]
     key = dg.AssetKey([ds.name, name])
 
     @dg.asset(key=key, group_name=ds.name, kinds=kinds, deps=[dg.AssetKey([ds.name, "dataset_card"])],
-              description=description, required_resource_keys={role},
-              metadata={"target": dg.MetadataValue.json(target.model_dump())})
+              description=description, required_resource_keys={role}, pool=pool_for(role, target),
+              automation_condition=DOWNSTREAM, metadata={"target": dg.MetadataValue.json(target.model_dump())})
     def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         provider: StorageResource = getattr(context.resources, role)
         message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run.run_id[:8]}"
         result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
         plan = result.plan
+        if not plan.noop:
+            audit.record_publish(paths.state.parent, run_id=context.run.run_id, dataset=ds.name, role=role,
+                                 result=result)
         context.log.info(f"{name}: {len(plan.uploads)} uploaded, {len(plan.deletes)} deleted, "
                          f"{plan.unchanged} unchanged" + (f", commit {result.commit_id}" if result.commit_id else ""))
         metadata = {

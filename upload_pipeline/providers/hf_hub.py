@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr
 from upload_pipeline.config import HubTarget
 from upload_pipeline.providers.base import (
     MissingCredentials, ProviderError, StorageResource, SyncPlan, SyncRequest, SyncResult, Upload)
-from upload_pipeline.providers.hf_retry import PARENT_MOVED, status_of, with_retries
+from upload_pipeline.providers.hf_retry import PARENT_MOVED, NotFound, status_of, with_retries
 from upload_pipeline.providers.plan import diff, under
 from upload_pipeline.staging import CARD_NAME
 
@@ -61,9 +61,14 @@ class HfHubResource(StorageResource):
         info = self._call("check the Hub token", lambda: self.api().whoami())
         return str(info.get("name", "?"))
 
-    def head(self, target: HubTarget) -> str:
-        info = self._call(f"read {target.repo_id}@{target.revision}", lambda: self.api().repo_info(
-            target.repo_id, repo_type=REPO_TYPE, revision=target.revision))
+    def head(self, target: HubTarget, missing_ok: bool = False) -> str | None:
+        try:
+            info = self._call(f"read {target.repo_id}@{target.revision}", lambda: self.api().repo_info(
+                target.repo_id, repo_type=REPO_TYPE, revision=target.revision))
+        except NotFound:
+            if missing_ok:
+                return None
+            raise
         return info.sha
 
     def ensure_repo(self, target: HubTarget) -> None:
@@ -76,13 +81,18 @@ class HfHubResource(StorageResource):
                 target.repo_id, branch=target.revision, repo_type=REPO_TYPE, exist_ok=True))
 
     def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
-        self.ensure_repo(target)
-        head = self.head(target)
+        """Read-only: a repo or branch that does not exist yet plans as empty (base None)."""
+        head = self.head(target, missing_ok=True)
+        if head is None:
+            return diff(self.repo_url(target), request, {}, None, base=None)
         remote = self._tree(target, head, request.root, request.files)
         readme = self.read_text(target, CARD_NAME, revision=head) if CARD_NAME in remote else None
         return diff(self.repo_url(target), request, remote, readme, base=head)
 
     def apply(self, target: HubTarget, plan: SyncPlan, request: SyncRequest) -> SyncResult:
+        if plan.base is None and not plan.noop:
+            self.ensure_repo(target)
+            plan = self.plan_sync(target, request)  # a new repo already has a first commit to pin to
         for _ in range(self.commit_attempts):
             if plan.noop:
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)

@@ -66,6 +66,10 @@ def with_retries(what: str, call: Callable[[], T], attempts: int = 5, base_wait:
     raise AssertionError("unreachable")
 
 
+class NotFound(ProviderError):
+    """The repo, revision or file does not exist (or the token cannot see it)."""
+
+
 def explain(what: str, exc: HfHubHTTPError) -> Exception:
     """Turn an HTTP error into one that says what to change; 412 is passed through for re-planning."""
     status = status_of(exc)
@@ -79,7 +83,7 @@ def explain(what: str, exc: HfHubHTTPError) -> Exception:
         return ProviderError(f"{what}: the token may not do this (403){detail}; use a token with write access "
                              "to the repo (a fine-grained token needs write on it)")
     if status == 404:
-        return ProviderError(f"{what}: not found (404){detail}; check repo_id and revision in the datasets file "
+        return NotFound(f"{what}: not found (404){detail}; check repo_id and revision in the datasets file "
                              "and that the token can see the repo")
     if status == 429:
         return ProviderError(f"{what}: rate limited by the Hub after retries (429){detail}; try again later")

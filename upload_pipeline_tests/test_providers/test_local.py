@@ -91,11 +91,11 @@ def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspac
     instance = dg.DagsterInstance.ephemeral()
     assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success
     job = defs.resolve_job_def("delete_from_hub")
-    run_config = {"ops": {"delete_from_hub": {"config": {"dataset": "ds", "config_name": "default",
+    run_config = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default",
                                                          "split": "test", "confirm": False}}}}
     refused = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     assert not refused.success
-    run_config["ops"]["delete_from_hub"]["config"]["confirm"] = True
+    run_config["ops"]["delete_paths"]["config"]["confirm"] = True
     assert job.execute_in_process(run_config=run_config, instance=instance).success
 
     hub = workspace.root / "remote" / "hub" / "tests" / "ds"

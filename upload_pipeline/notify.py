@@ -1,0 +1,47 @@
+"""Failure notifications: a run-failure sensor that posts to Slack when a token and channel are set.
+
+Without `SLACK_BOT_TOKEN` (or without `automation.slack_channel`) the same sensor logs the failure instead, so
+the sensor exists, and is visible in the UI, in every deployment.
+"""
+
+import logging
+
+import dagster as dg
+from dagster_slack import SlackResource
+
+from upload_pipeline.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def failure_message(context: dg.RunFailureSensorContext) -> str:
+    run = context.dagster_run
+    error = context.failure_event.message or "no message"
+    return f"upload_pipeline: run {run.run_id[:8]} of job {run.job_name} failed: {error[:1500]}"
+
+
+def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinition:
+    status = dg.DefaultSensorStatus.RUNNING if cfg.automation.sensors else dg.DefaultSensorStatus.STOPPED
+    channel = cfg.automation.slack_channel
+    description = (f"Posts failed runs to Slack channel {channel}." if slack_enabled and channel
+                   else "Logs failed runs (set SLACK_BOT_TOKEN and automation.slack_channel to post to Slack).")
+
+    if slack_enabled and channel:
+        @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
+                               monitor_all_code_locations=False)
+        def notify(context: dg.RunFailureSensorContext, slack: SlackResource) -> None:
+            slack.get_client().chat_postMessage(channel=channel, text=failure_message(context))
+    else:
+        @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
+                               monitor_all_code_locations=False)
+        def notify(context: dg.RunFailureSensorContext) -> None:
+            # Also to the process log, which is where an operator without the UI (daemon output) looks.
+            log.warning(failure_message(context))
+            context.log.warning(failure_message(context))
+
+    return notify
+
+
+def slack_resources(environ) -> dict[str, SlackResource]:
+    """The `slack` resource, only when a token is set (EnvVar keeps it out of the UI and event log)."""
+    return {"slack": SlackResource(token=dg.EnvVar("SLACK_BOT_TOKEN"))} if environ.get("SLACK_BOT_TOKEN") else {}

@@ -1,0 +1,112 @@
+"""Landing sensors: content-hash batches, settling, batching while files arrive, retries of failed batches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import dagster as dg
+
+from upload_pipeline import sensors
+from upload_pipeline.definitions import build_definitions
+from upload_pipeline.staging import read_shards
+
+
+def tick(workspace, instance, now=None, cursor=None) -> dg.SensorResult:
+    cfg = workspace.config()
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor)
+    return sensors.evaluate(ctx, cfg, cfg.datasets[0], workspace.paths(), time.time() if now is None else now)
+
+
+def reason(result: dg.SensorResult) -> str:
+    return result.skip_reason.skip_message if result.skip_reason else ""
+
+
+def publish(workspace, instance) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(workspace.config(), environ={})
+    return defs.resolve_job_def("publish_ds").execute_in_process(instance=instance)
+
+
+def test_new_files_make_one_run_request_keyed_by_content(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    assert reason(tick(workspace, instance))
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("train/b.parquet", rows=10, seed=1)
+    result = tick(workspace, instance)
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.tags[sensors.BATCH_TAG] and request.run_key.startswith(request.tags[sensors.BATCH_TAG])
+    # renaming files changes the listing (and the cursor) but not the content: the same batch key
+    os.rename(workspace.landing / "train/b.parquet", workspace.landing / "train/c.parquet")
+    again = tick(workspace, instance)
+    assert again.run_requests[0].run_key == request.run_key and again.cursor != result.cursor
+
+
+def test_published_content_dropped_again_requests_nothing(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    a = workspace.land("train/a.parquet", rows=10)
+    assert publish(workspace, instance).success
+    assert "nothing new" in reason(tick(workspace, instance))
+    shutil.copy(a, workspace.landing / "train/a-again.parquet")
+    os.utime(workspace.landing / "train/a-again.parquet", (time.time() - 3600,) * 2)
+    assert "nothing new" in reason(tick(workspace, instance))
+
+
+def test_a_file_still_being_written_is_not_listed_and_holds_the_batch_back(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    a = workspace.land("train/a.parquet", rows=10)
+    os.utime(a, (time.time() - 10,) * 2)  # settled (5 s), landed well within max_batch_wait (300 s)
+    writing = workspace.landing / "train/b.parquet"
+    writing.write_bytes(b"PAR1partial")  # being written right now
+    held = tick(workspace, instance)
+    assert "wait for 1 still being written" in reason(held)
+    # past max_batch_wait the settled files go anyway
+    workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {max_batch_wait_seconds: 0}\n")
+    assert len(tick(workspace, instance).run_requests) == 1
+
+
+def test_a_batch_with_a_run_is_not_requested_again_but_a_failed_one_is_retried(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    request = tick(workspace, instance).run_requests[0]
+    key = request.tags[sensors.BATCH_TAG]
+
+    def add_run(failed: bool) -> None:
+        run = instance.create_run_for_job(dg.GraphDefinition("g", node_defs=[]).to_job(),
+                                          tags={sensors.BATCH_TAG: key})
+        if failed:
+            instance.report_run_failed(run)
+
+    add_run(failed=False)
+    assert "already has a run" in reason(tick(workspace, instance))
+    instance.wipe()
+    for attempt in range(3):
+        add_run(failed=True)
+        result = tick(workspace, instance)
+        if attempt < 2:
+            assert result.run_requests[0].run_key == f"{key}-{attempt + 1}"
+        else:
+            assert "failed 3 times" in reason(result)
+
+
+def test_the_sensor_is_on_by_default_and_a_switch_turns_it_off(workspace):
+    defs = build_definitions(workspace.config(), environ={})
+    sensor = defs.resolve_sensor_def("landing_ds")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 30
+    workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {sensors: false}\n")
+    defs = build_definitions(workspace.config(), environ={})
+    assert defs.resolve_sensor_def("landing_ds").default_status == dg.DefaultSensorStatus.STOPPED
+    assert defs.resolve_sensor_def("publish_automation").default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_sensor_run_publishes_everything_in_one_run(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("test/a.parquet", rows=5, seed=2)
+    tick(workspace, instance)
+    assert publish(workspace, instance).success
+    log = (workspace.root / "remote/hub/tests/ds/.hub/commits.jsonl").read_text().splitlines()
+    assert len(log) == 1  # both files, both splits: one commit
+    assert sum(s.rows for s in read_shards(workspace.config().datasets[0], workspace.staged)) == 15
