@@ -91,6 +91,8 @@ def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.Reco
 
 def iter_conformed(path: Path, reference: pa.Schema, policy: str) -> Iterator[pa.RecordBatch]:
     """Yield the file's rows in order as batches with the reference schema."""
-    with pq.ParquetFile(path) as pf:
+    # pre_buffer=False: pyarrow's default coalesces the reads of every row group of the file up front, so memory
+    # grew with the file size (the whole compressed file was held); without it one column chunk is read at a time.
+    with pq.ParquetFile(path, pre_buffer=False) as pf:
         for batch in pf.iter_batches(batch_size=batch_rows(pf), use_threads=False):
             yield conform(batch, reference, policy)
