@@ -23,6 +23,7 @@ from upload_pipeline.parquet_io import iter_conformed
 from upload_pipeline.staging import FOOTER_KEY, Shard, read_shards, shard_path
 from upload_pipeline.validation import FileRecord
 
+
 @dataclass
 class ShardRun:
     written: list[Shard]

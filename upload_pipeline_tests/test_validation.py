@@ -132,7 +132,8 @@ def test_duplicates_empty_files_and_renames_are_not_published_twice(workspace):
     settle(workspace.landing / "train/no-rows.parquet")
     landing = steps.land(ds, paths)
     status = {f.relpath: f.status for f in landing.validation.files}
-    assert status == {"train/a.parquet": "new", "train/copy-of-a.parquet": "duplicate", "train/no-rows.parquet": "empty"}
+    assert status == {"train/a.parquet": "new", "train/copy-of-a.parquet": "duplicate",
+                      "train/no-rows.parquet": "empty"}
     assert sum(s.rows for s in steps.shard(ds, paths).all_shards) == 30
     os.rename(a, workspace.landing / "train/renamed.parquet")
     landing = steps.land(ds, paths)

@@ -20,7 +20,14 @@ from pydantic import Field, PrivateAttr
 
 from upload_pipeline.config import HubTarget
 from upload_pipeline.providers.base import (
-    MissingCredentials, ProviderError, StorageResource, SyncPlan, SyncRequest, SyncResult, Upload)
+    MissingCredentials,
+    ProviderError,
+    StorageResource,
+    SyncPlan,
+    SyncRequest,
+    SyncResult,
+    Upload,
+)
 from upload_pipeline.providers.hf_retry import PARENT_MOVED, NotFound, status_of, with_retries
 from upload_pipeline.providers.plan import diff, under
 from upload_pipeline.staging import CARD_NAME

@@ -1,8 +1,8 @@
 """Peak RSS of the shard step at 1×, 2× and 4× an input size, against pyarrow's read-whole-file-then-write.
 
-Inputs have 4 files of growing size. Each measurement runs in a fresh Python process so the figures do not share an allocator's history. The peer,
-`pq.read_table` + `pq.write_table` per file, is what a script without streaming does; its peak grows with the
-largest input file, ours should not grow with the input at all.
+Inputs have 4 files of growing size. Each measurement runs in a fresh Python process so the figures do not
+share an allocator's history. The peer, `pq.read_table` + `pq.write_table` per file, is what a script without
+streaming does; its peak grows with the largest input file, ours should not grow with the input at all.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ t = time.perf_counter()
 steps.land(ds, paths, now=time.time() + 3600)
 run = steps.shard(ds, paths)
 print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": peak_mb(),
-                  "rows": sum(s.rows for s in run.all_shards), "shards": len(run.all_shards)}))
+    "rows": sum(s.rows for s in run.all_shards), "shards": len(run.all_shards)}))
 """
 
 _CHILD_PEER = _PEAK + """
