@@ -98,6 +98,20 @@ class DagsterDev:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def listening_addresses(self) -> set[str]:
+        """IP addresses the webserver, daemon and code server listen on (all of the process group)."""
+        import psutil
+
+        ips = set()
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) != self.proc.pid:
+                    continue
+                ips |= {c.laddr.ip for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+            except (psutil.Error, ProcessLookupError):
+                continue
+        return ips
+
     def graphql(self, query: str) -> dict:
         request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
                                          headers={"Content-Type": "application/json"})

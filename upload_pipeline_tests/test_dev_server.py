@@ -18,6 +18,7 @@ def test_a_landed_file_is_published_by_the_sensor_and_a_duplicate_is_not(tmp_pat
     sample_project(tmp_path)
     landing = tmp_path / "data" / "process" / "sample" / "train"
     with DagsterDev(tmp_path) as dev:
+        assert dev.listening_addresses() and all(ip in ("127.0.0.1", "::1") for ip in dev.listening_addresses())
         first = dev.wait_for_run(set())  # the committed sample is new to this folder: the first tick publishes it
         assert first["jobName"] == "publish_sample"
         known = {r["runId"] for r in dev.runs()}
