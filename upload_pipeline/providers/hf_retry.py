@@ -57,8 +57,11 @@ def with_retries(what: str, call: Callable[[], T], attempts: int = 5, base_wait:
             wait = _retry_after(exc)
             wait = min(max_wait, wait if wait is not None else base_wait * 2 ** (attempt - 1))
         except Exception as exc:  # noqa: BLE001 - only transport errors are retried, the rest re-raised
-            if not _is_connection_error(exc) or attempt == attempts:
+            if not _is_connection_error(exc):
                 raise
+            if attempt == attempts:
+                raise ProviderError(f"{what}: the connection failed {attempts} times ({type(exc).__name__}: "
+                                    f"{exc}); check HF_ENDPOINT and the network, then publish again") from None
             wait = min(max_wait, base_wait * 2 ** (attempt - 1))
             status = type(exc).__name__
         log.warning("%s: %s, attempt %d of %d; retrying in %.0f s", what, status, attempt, attempts, wait)
