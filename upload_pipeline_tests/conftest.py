@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from upload_pipeline import steps
 from upload_pipeline.config import PipelineConfig, load_config
 from upload_pipeline.steps import DatasetPaths
 from upload_pipeline_tests import datagen
@@ -40,6 +41,14 @@ class Workspace:
         data["datasets"][0].update(overrides)
         self.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
         return self.config().datasets[0]
+
+    def stage(self):
+        """Run the steps up to the staged tree (landed files, shards, card); returns (dataset, paths)."""
+        ds, paths = self.config().datasets[0], self.paths()
+        steps.land(ds, paths)
+        steps.shard(ds, paths)
+        steps.write_card(ds, paths)
+        return ds, paths
 
     def land(self, relpath: str, rows: int = 100, seed: int = 0, start_id: int = 0, **kwargs) -> Path:
         path = datagen.write(self.landing / relpath, rows, seed=seed, start_id=start_id, **kwargs)

@@ -10,7 +10,7 @@ import time
 
 import datasets
 
-from upload_pipeline import remote, steps
+from upload_pipeline import remote
 from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline_tests.conftest import WRITE_TOKEN
@@ -60,10 +60,7 @@ def test_run_process_killed_mid_upload_then_rerun(sample_copy, tmp_path):  # noq
 
 def test_hub_killed_between_upload_and_commit_then_restarted(workspace, tmp_path, monkeypatch):
     workspace.land("train/a.parquet", rows=3000)
-    ds, paths = workspace.config().datasets[0], workspace.paths()
-    steps.land(ds, paths)
-    steps.shard(ds, paths)
-    steps.write_card(ds, paths)
+    ds, paths = workspace.stage()
     root = tmp_path / "hub-root"
     with HubServer(root) as hub:
         use_local_hub(monkeypatch, hub.url, tmp_path / "hf-home", token=WRITE_TOKEN)

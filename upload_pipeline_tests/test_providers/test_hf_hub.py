@@ -6,7 +6,7 @@ import datasets
 import pytest
 from huggingface_hub import DatasetCard, HfApi
 
-from upload_pipeline import remote, steps
+from upload_pipeline import remote
 from upload_pipeline.card import generated_metadata
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.base import MissingCredentials, ProviderError
@@ -16,20 +16,13 @@ from upload_pipeline_tests.conftest import READ_TOKEN, WRITE_TOKEN
 REPO = "tests/ds"
 
 
-def stage(workspace):
-    ds, paths = workspace.config().datasets[0], workspace.paths()
-    steps.land(ds, paths)
-    steps.shard(ds, paths)
-    steps.write_card(ds, paths)
-    return ds, paths
-
 
 def provider(server, token=WRITE_TOKEN, **kw) -> HfHubResource:
     return HfHubResource(token=token, endpoint=server.url, **kw)
 
 
 def publish(workspace, hub, message="publish"):
-    ds, paths = stage(workspace)
+    ds, paths = workspace.stage()
     return remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", message))
 
 
@@ -48,7 +41,7 @@ def test_publish_is_one_commit_loadable_and_a_rerun_is_a_noop(workspace, hub_ser
     loaded = datasets.load_dataset(REPO)
     assert {k: v.num_rows for k, v in loaded.items()} == {"train": 120, "test": 30}
     assert HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).repo_info(REPO, repo_type="dataset").private
-    assert remote.differences(hub, workspace.config().datasets[0].hub, *stage(workspace), "hub") == []
+    assert remote.differences(hub, workspace.config().datasets[0].hub, *workspace.stage(), "hub") == []
 
     hub_server.counters.reset()
     again = publish(workspace, hub)

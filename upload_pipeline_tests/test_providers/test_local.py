@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from upload_pipeline import remote, steps
+from upload_pipeline import remote
 from upload_pipeline.card import generated_metadata
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline.providers.local_hub import LocalHubResource
@@ -14,24 +14,16 @@ from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.staging import read_shards
 
 
-def stage(workspace):
-    ds, paths = workspace.config().datasets[0], workspace.paths()
-    steps.land(ds, paths)
-    steps.shard(ds, paths)
-    steps.write_card(ds, paths)
-    return ds, paths
-
-
 def test_local_hub_commits_once_per_change_and_never_when_nothing_changed(workspace):
     hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
     workspace.land("train/a.parquet", rows=20)
-    ds, paths = stage(workspace)
+    ds, paths = workspace.stage()
     first = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
     assert sorted(u.path for u in first.plan.uploads) == ["README.md", "data/train-00000.parquet"]
     again = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "again"))
     assert again.plan.noop and again.commit_id == first.commit_id
     workspace.land("train/b.parquet", rows=5, seed=1)
-    stage(workspace)
+    workspace.stage()
     third = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "third"))
     log = hub.commits(ds.hub)
     assert [c["message"] for c in log] == ["first", "third"]
@@ -43,7 +35,7 @@ def test_local_hub_commits_once_per_change_and_never_when_nothing_changed(worksp
 def test_local_hub_keeps_remote_prose_and_foreign_files(workspace):
     hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
     workspace.land("train/a.parquet", rows=20)
-    ds, paths = stage(workspace)
+    ds, paths = workspace.stage()
     remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
     repo = hub.repo_dir(ds.hub)
     readme = (repo / "README.md").read_text()
@@ -60,7 +52,7 @@ def test_local_hub_keeps_remote_prose_and_foreign_files(workspace):
 def test_local_s3_mirrors_and_deletes_what_staging_lost(workspace):
     s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
     workspace.land("train/a.parquet", rows=20)
-    ds, paths = stage(workspace)
+    ds, paths = workspace.stage()
     remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
     folder = s3.folder(ds.s3)
     assert folder == Path(workspace.root / "remote/s3/test-bucket/datasets/ds")
@@ -77,7 +69,7 @@ def test_delete_paths_removes_a_folder_in_one_commit(workspace):
     hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
     workspace.land("train/a.parquet", rows=20)
     workspace.land("test/a.parquet", rows=20, seed=4)
-    ds, paths = stage(workspace)
+    ds, paths = workspace.stage()
     remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
     result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test")
     assert result.plan.deletes == ["data/test-00000.parquet"]
