@@ -59,13 +59,28 @@ class HubTarget(_Strict):
 
 class S3Target(_Strict):
     bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
-    prefix: str = ""
-    archive: bool = False
+    prefix: str = Field(default="", description="the dataset's folder in the bucket; all of it is the dataset's")
+    delete_policy: Literal["mirror", "keep"] = Field(
+        default="mirror", description="mirror: delete objects under the prefix that staging no longer has "
+                                      "(archives/ aside); keep: never delete")
+    # Upper case like the API; S3-compatible stores may define their own classes (Ceph does).
+    storage_class: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$",
+                                      description="e.g. STANDARD_IA, INTELLIGENT_TIERING; default the bucket's")
+    sse: Literal["AES256", "aws:kms", "aws:kms:dsse"] | None = Field(
+        default=None, description="server-side encryption; default the bucket's")
+    sse_kms_key_id: str | None = Field(default=None, description="KMS key id or ARN, with sse: aws:kms")
+    archive: bool = Field(default=False, description="also upload a tar.gz of each published version")
 
     @field_validator("prefix")
     @classmethod
     def _strip_slashes(cls, value: str) -> str:
         return value.strip("/")
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> S3Target:
+        if self.sse_kms_key_id and not (self.sse or "").startswith("aws:kms"):
+            raise ValueError("sse_kms_key_id needs sse: aws:kms (or aws:kms:dsse)")
+        return self
 
 
 class DatasetConfig(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from upload_pipeline import card
+from upload_pipeline.archive import ARCHIVE_DIR
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.providers.base import StorageProvider, SyncRequest, SyncResult
 from upload_pipeline.staging import CARD_NAME
@@ -22,7 +23,20 @@ def sync_request(ds: DatasetConfig, paths: DatasetPaths, role: str, message: str
         def merge(remote: str | None) -> str:
             return card.merge_card(remote, staged_card, ds)
 
-    return SyncRequest(paths.staged, files, owned_paths(ds), message, merge_readme=merge)
+    owned, kept = ownership(ds, role)
+    return SyncRequest(paths.staged, files, owned, message, merge_readme=merge, kept=kept)
+
+
+def ownership(ds: DatasetConfig, role: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(owned, kept): the remote paths a sync may delete from, and the ones inside them it never deletes.
+
+    On the Hub the dataset owns its data folder and the card (other configs may share the repo). On S3 the prefix
+    is the dataset's: mirror deletes whatever staging lacks anywhere under it, except the archives, which
+    staging never has; keep deletes nothing.
+    """
+    if role == "s3":
+        return (("",) if ds.s3.delete_policy == "mirror" else ()), (ARCHIVE_DIR + "/",)
+    return owned_paths(ds), ()
 
 
 def sync(provider: StorageProvider, target: Any, request: SyncRequest) -> SyncResult:
@@ -41,7 +55,8 @@ def differences(provider: StorageProvider, target: Any, ds: DatasetConfig, paths
     """
     staged = staged_files(paths)
     remote = provider.remote_tree(target)
-    owned = SyncRequest(paths.staged, staged, owned_paths(ds), "")
+    owned, kept = ownership(ds, role)
+    owned = SyncRequest(paths.staged, staged, owned, "", kept=kept)
     problems = []
     for path, f in sorted(staged.items()):
         if path == CARD_NAME and role == "hub":

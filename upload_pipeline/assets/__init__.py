@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from upload_pipeline.assets.archive import archive_asset
 from upload_pipeline.assets.card import card_asset
 from upload_pipeline.assets.landed import landed_files_asset
 from upload_pipeline.assets.remote import remote_copy_assets
@@ -17,4 +18,6 @@ def dataset_assets(cfg: PipelineConfig, ds: DatasetConfig) -> list[dg.AssetsDefi
         out += remote_copy_assets(ds, paths, "hub", ds.hub)
     if ds.s3 is not None:
         out += remote_copy_assets(ds, paths, "s3", ds.s3)
+        if ds.s3.archive:
+            out.append(archive_asset(ds, paths))
     return out

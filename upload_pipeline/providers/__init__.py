@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from upload_pipeline.config import PipelineConfig
 from upload_pipeline.providers.base import ProviderError, StorageResource
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
+from upload_pipeline.providers.s3 import S3StorageResource
 
 HUB_ENV = "UPLOAD_PIPELINE_HUB"
 S3_ENV = "UPLOAD_PIPELINE_S3"
@@ -36,8 +38,37 @@ def _hf_hub(cfg: PipelineConfig, environ: Mapping[str, str]) -> StorageResource:
                          endpoint=dg.EnvVar("HF_ENDPOINT") if environ.get("HF_ENDPOINT") else None)
 
 
+def _s3(cfg: PipelineConfig, environ: Mapping[str, str]) -> StorageResource:
+    def env(*names: str) -> dg.EnvVar | None:
+        # The first of these that is set, as an EnvVar (resolved at run time, never shown). When none is,
+        # the field stays empty and boto3's own chain applies (~/.aws, SSO, instance roles...).
+        return next((dg.EnvVar(n) for n in names if environ.get(n)), None)
+
+    # The endpoint variables are boto3's own (the S3-specific one wins, as in boto3); so is AWS_MAX_ATTEMPTS,
+    # which counts attempts, while S3Resource.max_attempts counts retries (see providers/s3.py).
+    s3 = S3Resource(endpoint_url=env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+                    region_name=env("AWS_REGION", "AWS_DEFAULT_REGION"), profile_name=env("AWS_PROFILE"),
+                    aws_access_key_id=env("AWS_ACCESS_KEY_ID"), aws_secret_access_key=env("AWS_SECRET_ACCESS_KEY"),
+                    aws_session_token=env("AWS_SESSION_TOKEN"), max_attempts=_attempts(environ) - 1)
+    return S3StorageResource(s3=s3, retry_mode=_retry_mode(environ), state_dir=str(cfg.path(cfg.paths.state)))
+
+
+def _attempts(environ: Mapping[str, str]) -> int:
+    value = environ.get("AWS_MAX_ATTEMPTS", "5").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ProviderError(f"AWS_MAX_ATTEMPTS={value!r}: attempts per S3 request must be a whole number >= 1")
+    return int(value)
+
+
+def _retry_mode(environ: Mapping[str, str]) -> str:
+    mode = environ.get("AWS_RETRY_MODE", "standard").strip().lower()
+    if mode not in ("standard", "adaptive"):
+        raise ProviderError(f"AWS_RETRY_MODE={mode!r}: the S3 provider supports standard or adaptive")
+    return mode
+
+
 _HUB = {"local": _local_hub, "hf": _hf_hub}
-_S3 = {"local": _local_s3}
+_S3 = {"local": _local_s3, "s3": _s3}
 
 
 def build_resources(cfg: PipelineConfig, environ: Mapping[str, str]) -> dict[str, StorageResource]:

@@ -32,13 +32,18 @@ class SyncRequest:
 
     root: Path
     files: dict[str, StagedFile]
-    owned: tuple[str, ...]  # remote path prefixes of this dataset; nothing outside them is deleted
+    owned: tuple[str, ...]  # remote path prefixes of this dataset ("" = all of it); nothing outside is deleted
     message: str
     # The Hub role merges the staged card into the remote's README; the S3 role copies it as staged.
     merge_readme: Callable[[str | None], str] | None = None
+    kept: tuple[str, ...] = ()  # prefixes inside `owned` that a sync never deletes (the S3 role's archives/)
 
     def owns(self, path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.owned)
+        return _under(path, self.owned) and not _under(path, self.kept)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(p == "" or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,201 @@
+"""The S3 role on Amazon S3 or any S3-compatible store, through dagster-aws's S3Resource and boto3.
+
+A sync makes `s3://<bucket>/<prefix>/` equal to the staged tree: objects whose sha256 differs from the staged
+file's are uploaded, and under the `mirror` policy objects that staging no longer has are deleted (`archives/`
+aside). Uploads go through s3transfer (multipart above the threshold, parts in parallel) and are verified
+after (see s3_transfer); the sha256 of remote objects comes from s3_tree. Unfinished multipart uploads under
+the prefix — left by a crash — are aborted at the start of every sync, so no orphan parts accumulate. The
+connection, the retry budget and the knobs are in s3_client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from upload_pipeline.config import S3Target
+from upload_pipeline.providers.base import SyncPlan, SyncRequest, SyncResult
+from upload_pipeline.providers.plan import diff, under
+from upload_pipeline.providers.s3_client import S3Connection, key_prefix
+from upload_pipeline.providers.s3_errors import credential_source, first_failure
+from upload_pipeline.providers.s3_transfer import (
+    Item, abort_stale_uploads, delete_keys, send, stored_sha256, target_args)
+from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
+from upload_pipeline.staging import CARD_NAME
+
+
+class S3StorageResource(S3Connection):
+    """S3 role through boto3 (credential chain, AWS_ENDPOINT_URL). Select with UPLOAD_PIPELINE_S3=s3."""
+
+    def check_auth(self) -> str:
+        """Resolve credentials through boto3's chain, before any request.
+
+        Returns:
+            What signs the requests, e.g. "access key …WXYZ (env)"; the key itself is never shown.
+
+        Raises:
+            MissingCredentials: none found; the message names the variables to set.
+        """
+        return credential_source(self.s3)
+
+    def plan_sync(self, target: S3Target, request: SyncRequest) -> SyncPlan:
+        """Compare the staged tree with the objects under the prefix; nothing is written.
+
+        Args:
+            target: the dataset's `s3:` section.
+            request: the staged tree and the paths a mirror may delete.
+
+        Returns:
+            The plan: new or changed files to upload, owned objects staging lacks to delete.
+
+        Raises:
+            ProviderError: the bucket is missing or not ours to read (before any byte moves).
+        """
+        self._check_bucket(target)
+        return diff(self.uri(target), request, self.remote_tree(target), None)
+
+    def apply(self, target: S3Target, plan: SyncPlan, request: SyncRequest) -> SyncResult:
+        """Abort stale multipart uploads, upload and verify (the card last), then delete.
+
+        Args:
+            target: the dataset's `s3:` section.
+            plan: from `plan_sync`.
+            request: the sync request the plan was made for.
+
+        Returns:
+            The result; its metadata holds URIs, counts, bytes, seconds and MB/s for the asset.
+
+        Raises:
+            ProviderError: an upload, a verification or a deletion failed (nothing is deleted then).
+        """
+        client, base, started = self.client(), key_prefix(target), time.monotonic()
+        aborted = self._call(f"clean up unfinished uploads under {self.uri(target)}",
+                             lambda: abort_stale_uploads(client, target.bucket, base))
+        items = [Item(base + u.path, u.size, u.sha256, u.source, u.content) for u in plan.uploads]
+        cache = self._cache(target)
+        # The card goes last, deletions after it: a reader following the README never meets a missing shard.
+        checked = self._send(target, [i for i in items if i.key != base + CARD_NAME], cache)
+        checked += self._send(target, [i for i in items if i.key == base + CARD_NAME], cache)
+        if plan.deletes:
+            self._call(f"delete under {self.uri(target)}",
+                       lambda: delete_keys(client, target.bucket, [base + p for p in plan.deletes]))
+        cache.keep_only(set(cache.entries) - {base + p for p in plan.deletes})
+        cache.save()
+        seconds = time.monotonic() - started
+        threshold = self.transfer_config().multipart_threshold
+        return SyncResult(plan, url=self.uri(target), bytes_sent=plan.upload_bytes, metadata={
+            "s3_uris": [self.uri(target, u.path) for u in plan.uploads],  # also read by the audit log
+            "objects_uploaded": len(items), "objects_deleted": len(plan.deletes),
+            "objects_skipped": plan.unchanged, "bytes_uploaded": plan.upload_bytes,
+            "multipart_objects": sum(i.size >= threshold for i in items), "checksums_compared": checked,
+            "stale_uploads_aborted": len(aborted), "seconds": round(seconds, 3),
+            "throughput_mb_s": round(plan.upload_bytes / 1e6 / seconds, 2) if seconds > 0 else 0.0,
+            "delete_policy": target.delete_policy, "attempts_per_request": self.attempts})
+
+    def delete_paths(self, target: S3Target, paths: list[str], message: str,
+                     readme: Callable[[str | None], str | None] | None = None,
+                     create_pr: bool = False) -> SyncResult:
+        """Delete objects or folders under the prefix.
+
+        Args:
+            target: the dataset's `s3:` section.
+            paths: paths relative to the prefix; a folder takes everything under it.
+            message, readme, create_pr: Hub notions, ignored here.
+
+        Returns:
+            The result; its plan lists what was deleted.
+
+        Raises:
+            ProviderError: listing or deleting failed.
+        """
+        client, base = self.client(), key_prefix(target)
+        listed = self._call(f"list {self.uri(target)}", lambda: list_objects(client, target.bucket, base))
+        doomed = under(paths, {key[len(base):]: "" for key in listed})
+        self._call(f"delete under {self.uri(target)}",
+                   lambda: delete_keys(client, target.bucket, [base + p for p in doomed]))
+        plan = SyncPlan(target=self.uri(target), deletes=doomed, unchanged=len(listed) - len(doomed))
+        return SyncResult(plan, url=self.uri(target))
+
+    def remote_tree(self, target: S3Target) -> dict[str, str]:
+        """Every object under the prefix with its sha256 (see s3_tree; cached by ETag and size).
+
+        Args:
+            target: the dataset's `s3:` section.
+
+        Returns:
+            path relative to the prefix → sha256, or `etag:<etag>` for an object without our metadata.
+
+        Raises:
+            ProviderError: listing or reading metadata failed.
+        """
+        client = self.client()
+        return self._call(f"list {self.uri(target)}", lambda: remote_tree(
+            client, target.bucket, key_prefix(target), self._cache(target), self.max_concurrency))
+
+    def read_text(self, target: S3Target, path: str) -> str | None:
+        """A small object's text (the README).
+
+        Args:
+            target: the dataset's `s3:` section; path: relative to the prefix.
+
+        Returns:
+            The text, or None if there is no such object.
+
+        Raises:
+            ProviderError: reading failed for another reason than absence.
+        """
+        obj = self._unless_absent(f"read {self.uri(target, path)}", lambda: self.client().get_object(
+            Bucket=target.bucket, Key=key_prefix(target) + path))
+        if obj is None:
+            return None
+        with obj["Body"] as body:
+            return body.read().decode("utf-8")
+
+    def object_sha256(self, target: S3Target, path: str) -> str | None:
+        """The sha256 of one object, as the remote tree reads it.
+
+        Args:
+            target: the dataset's `s3:` section; path: relative to the prefix.
+
+        Returns:
+            The sha256, or None if the object is absent or has none.
+
+        Raises:
+            ProviderError: the HEAD failed for another reason than absence.
+        """
+        head = self._unless_absent(f"read {self.uri(target, path)}", lambda: self.client().head_object(
+            Bucket=target.bucket, Key=key_prefix(target) + path, ChecksumMode="ENABLED"))
+        return stored_sha256(head) if head else None
+
+    def put_file(self, target: S3Target, path: str, source: Path, sha256: str) -> str:
+        """Upload one local file under the prefix and verify it, as a sync does.
+
+        Args:
+            target: the dataset's `s3:` section.
+            path: where, relative to the prefix.
+            source: the local file; sha256: its hash, stored in the object's metadata.
+
+        Returns:
+            The object's s3:// URI.
+
+        Raises:
+            ProviderError: the upload or its verification failed.
+        """
+        self._check_bucket(target)
+        self._send(target, [Item(key_prefix(target) + path, source.stat().st_size, sha256, source)],
+                   self._cache(target))
+        return self.uri(target, path)
+
+    def _send(self, target: S3Target, items: list[Item], cache: HeadCache) -> int:
+        """Upload and verify `items`; returns how many had their server checksum compared."""
+        if not items:
+            return 0
+        verified, failures = send(self.client(), target.bucket, items, self.transfer_config(),
+                                  target_args(target), self.flexible_checksum, self.max_concurrency)
+        for item, etag, _ in verified:
+            cache.put(item.key, etag, item.size, item.sha256)
+        cache.save()  # what did arrive is known next time, even when something else failed
+        if failures:
+            raise first_failure(failures, len(items), target.bucket, self.attempts)
+        return sum(compared for _, _, compared in verified)

@@ -1,0 +1,232 @@
+"""Moving bytes to S3 and proving they arrived: s3transfer uploads, per-request digests, verification after.
+
+Integrity comes in layers, because servers check different things (see the README, "Moving to the real S3"):
+
+* Every PutObject and UploadPart carries a Content-MD5 of its body (`add_content_md5`). boto3 ≥ 1.36 stopped
+  sending it, but it is the one digest every S3 server checks, radosgw Pacific included.
+* Every PutObject and UploadPart also carries a flexible SHA256 checksum computed by botocore from the bytes
+  it sends, which AWS and newer servers check against the body and keep.
+* After the upload, `verify` HEADs the object and compares its size, our `sha256` metadata and, when the
+  server keeps flexible checksums, its SHA256 with the staged sha256: directly for a single-part object; for a
+  multipart one through the composite (sha256 of the parts' digests), recomputed from the local file with the
+  part size s3transfer used, in the same read that checks the file still has the staged sha256. So the
+  server's bytes are tied to the hash taken at staging, not just to what was read at upload time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from s3transfer.utils import ChunksizeAdjuster
+
+from upload_pipeline.config import S3Target
+from upload_pipeline.providers.base import ProviderError
+
+MIB = 1024 * 1024
+SHA256_META = "sha256"  # stored as x-amz-meta-sha256: multipart ETags are not MD5s, so we keep our own hash
+_CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".md": "text/markdown; charset=utf-8",
+                  ".gz": "application/gzip", ".json": "application/json"}
+
+
+class IntegrityError(ProviderError):
+    """An uploaded object is not the local file (size, sha256 or checksum differ)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One object to upload: a local file or bytes, with the sha256 and size it must have remotely."""
+
+    key: str
+    size: int
+    sha256: str
+    source: Path | None = None
+    content: bytes | None = None
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.content) if self.content is not None else open(self.source, "rb")
+
+    def body(self) -> str | BinaryIO:
+        # A file name lets s3transfer read each part lazily from disk, never a whole file into memory.
+        return io.BytesIO(self.content) if self.content is not None else str(self.source)
+
+
+def add_content_md5(client: Any) -> None:
+    """Send Content-MD5 with every PutObject and UploadPart body (computed before signing and checksums)."""
+    for op in ("PutObject", "UploadPart"):
+        client.meta.events.register(f"before-call.s3.{op}", _content_md5, unique_id=f"upload-pipeline-md5-{op}")
+
+
+def _content_md5(params: dict, **_: Any) -> None:
+    body = params.get("body")
+    if body is None or "Content-MD5" in params["headers"]:
+        return
+    digest = hashlib.md5(usedforsecurity=False)
+    if isinstance(body, (bytes, bytearray)):
+        digest.update(body)
+    else:  # s3transfer's ReadFileChunk: seekable, and read again by botocore after us
+        start = body.tell()
+        for chunk in iter(lambda: body.read(MIB), b""):
+            digest.update(chunk)
+        body.seek(start)
+    params["headers"]["Content-MD5"] = base64.b64encode(digest.digest()).decode()
+
+
+def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, extra_args: dict[str, Any],
+           checksum: bool) -> dict[str, BaseException]:
+    """Upload `items` through one s3transfer TransferManager, so all files share `max_concurrency` threads.
+
+    A multipart upload that fails is aborted by s3transfer; if the server is gone the abort fails too, and
+    the next sync's `abort_stale_uploads` cleans up. Returns key → exception for the items that failed.
+    """
+    failures: dict[str, BaseException] = {}
+    with create_transfer_manager(client, config) as manager:
+        futures = {item.key: manager.upload(item.body(), bucket, item.key,
+                                            extra_args=_args(item, config, extra_args, checksum))
+                   for item in items}
+        for key, future in futures.items():
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - reported per key by the caller
+                failures[key] = exc
+    return failures
+
+
+def send(client: Any, bucket: str, items: list[Item], config: TransferConfig, extra_args: dict[str, Any],
+         checksum: bool, workers: int) -> tuple[list[tuple[Item, str, bool]], dict[str, BaseException]]:
+    """Upload `items`, then verify each one that arrived (in parallel HEADs).
+
+    Returns:
+        (item, ETag, server checksum compared) for each verified item, and key → exception for the others.
+    """
+    failures = upload(client, bucket, items, config, extra_args, checksum)
+
+    def check(item: Item) -> tuple[Item, Any]:
+        try:
+            return item, verify(client, bucket, item, config)
+        except Exception as exc:  # noqa: BLE001 - reported per key by the caller
+            return item, exc
+
+    verified = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for item, outcome in pool.map(check, [i for i in items if i.key not in failures]):
+            if isinstance(outcome, BaseException):
+                failures[item.key] = outcome
+            else:
+                verified.append((item, *outcome))
+    # A bad object carries our sha256 metadata all the same; left there, the next plan would take it as done.
+    bad = [key for key, exc in failures.items() if isinstance(exc, IntegrityError)]
+    try:
+        delete_keys(client, bucket, bad)
+    except Exception as exc:  # noqa: BLE001 - the integrity error is the news; say the object is still there
+        for key in bad:
+            failures[key] = IntegrityError(f"{failures[key]} (deleting it failed too: {exc}; delete "
+                                           f"s3://{bucket}/{key} before publishing again)")
+    return verified, failures
+
+
+def target_args(target: S3Target) -> dict[str, str]:
+    """The dataset's storage class and server-side encryption, as upload arguments."""
+    extra = {"StorageClass": target.storage_class, "ServerSideEncryption": target.sse,
+             "SSEKMSKeyId": target.sse_kms_key_id}
+    return {k: v for k, v in extra.items() if v}
+
+
+def _args(item: Item, config: TransferConfig, extra: dict[str, Any], checksum: bool) -> dict[str, Any]:
+    args = {**extra, "Metadata": {SHA256_META: item.sha256},
+            "ContentType": _CONTENT_TYPES.get(Path(item.key).suffix, "application/octet-stream")}
+    if checksum:
+        # Computed per request from the bytes sent (a precomputed one would be stored unchecked by servers
+        # that do not validate, like moto); S3 has no full-object SHA256 for multipart, so it is per part.
+        args["ChecksumAlgorithm"] = "SHA256"
+    return args
+
+
+def verify(client: Any, bucket: str, item: Item, config: TransferConfig) -> tuple[str, bool]:
+    """HEAD an uploaded object and compare it with the local one.
+
+    Returns:
+        The object's ETag, and whether the server's SHA256 checksum was compared too (servers without flexible
+        checksums, like radosgw Pacific, return none; their Content-MD5 check at upload stands in).
+
+    Raises:
+        ProviderError: the size, the sha256 metadata or the checksum differ.
+    """
+    head = client.head_object(Bucket=bucket, Key=item.key, ChecksumMode="ENABLED")
+    problems = []
+    if head["ContentLength"] != item.size:
+        problems.append(f"size {head['ContentLength']} remotely, {item.size} locally")
+    if head.get("Metadata", {}).get(SHA256_META) != item.sha256:
+        problems.append("the sha256 metadata is not the local file's")
+    server = head.get("ChecksumSHA256")
+    if server:
+        parts = _part_count(head["ETag"])
+        local = _b64(item.sha256) if parts is None else composite_sha256(item, config, parts)
+        if server.split("-")[0] != local:
+            problems.append("the server's SHA256 checksum is not that of the local bytes")
+    if problems:
+        raise IntegrityError(f"s3://{bucket}/{item.key}: integrity check failed after upload: "
+                             f"{'; '.join(problems)}; the object is deleted, publish again to upload it anew")
+    return head["ETag"], bool(server)
+
+
+def stored_sha256(head: dict[str, Any]) -> str | None:
+    """An object's sha256 from a HEAD: the server's own full-object SHA256 where it keeps one (a single-part
+    upload with a flexible checksum), else the sha256 in our metadata (None when the object has none)."""
+    server = head.get("ChecksumSHA256")
+    if server and _part_count(head["ETag"]) is None:
+        return base64.b64decode(server).hex()
+    return head.get("Metadata", {}).get(SHA256_META)
+
+
+def composite_sha256(item: Item, config: TransferConfig, parts: int) -> str | None:
+    """S3's checksum of a multipart object: sha256 over the parts' sha256 digests, base64. None if the object
+    does not have the parts s3transfer would have cut with `config`, or the local bytes no longer have the
+    staged sha256."""
+    part_size = ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize, item.size)
+    if -(-item.size // part_size) != parts:
+        return None
+    digests, whole = hashlib.sha256(), hashlib.sha256()
+    with item.open() as f:
+        for chunk in iter(lambda: f.read(part_size), b""):
+            digests.update(hashlib.sha256(chunk).digest())
+            whole.update(chunk)
+    return base64.b64encode(digests.digest()).decode() if whole.hexdigest() == item.sha256 else None
+
+
+def abort_stale_uploads(client: Any, bucket: str, prefix: str) -> list[str]:
+    """Abort every unfinished multipart upload under `prefix` (left by a crash): its parts cost storage and
+    never become an object. One sync per prefix at a time is assumed, as for the staged tree."""
+    aborted = []
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for up in page.get("Uploads", []):
+            client.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+            aborted.append(up["Key"])
+    return aborted
+
+
+def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> None:
+    """DeleteObjects in batches of 1000 (the API's limit); a key S3 could not delete is an error."""
+    keys = list(keys)
+    for i in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[i:i + 1000]]
+        errors = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True}).get("Errors", [])
+        if errors:
+            shown = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in errors[:5])
+            raise ProviderError(f"s3://{bucket}: {len(errors)} object(s) could not be deleted: {shown}")
+
+
+def _part_count(etag: str) -> int | None:
+    _, dash, count = etag.strip('"').rpartition("-")
+    return int(count) if dash and count.isdigit() else None
+
+
+def _b64(sha256_hex: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
