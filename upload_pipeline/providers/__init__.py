@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from upload_pipeline.config import PipelineConfig
 from upload_pipeline.providers.base import ProviderError, StorageResource
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
-from upload_pipeline.providers.s3 import S3StorageResource
 
 HUB_ENV = "UPLOAD_PIPELINE_HUB"
 S3_ENV = "UPLOAD_PIPELINE_S3"
@@ -39,6 +37,12 @@ def _hf_hub(cfg: PipelineConfig, environ: Mapping[str, str]) -> StorageResource:
 
 
 def _s3(cfg: PipelineConfig, environ: Mapping[str, str]) -> StorageResource:
+    # Imported here: boto3 and dagster-aws cost ~45 MB and ~1 s to import, and the default deployment never
+    # needs them.
+    from dagster_aws.s3 import S3Resource
+
+    from upload_pipeline.providers.s3 import S3StorageResource
+
     def env(*names: str) -> dg.EnvVar | None:
         # The first of these that is set, as an EnvVar (resolved at run time, never shown). When none is,
         # the field stays empty and boto3's own chain applies (~/.aws, SSO, instance roles...).
