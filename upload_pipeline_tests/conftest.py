@@ -94,3 +94,64 @@ def hub_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with HubServer(tmp_path / "hub-root", write_tokens=[WRITE_TOKEN], read_tokens=[READ_TOKEN]) as server:
         use_local_hub(monkeypatch, server.url, tmp_path / "hf-home", token=WRITE_TOKEN)
         yield server
+
+
+# S3 servers (upload_pipeline_tests/s3_server): one moto and one radosgw cluster per session, shared by the
+# s3_server tests, the provider tests and the archive tests; a bucket and a fault proxy per test.
+
+
+@pytest.fixture(scope="session")
+def moto():
+    from upload_pipeline_tests.s3_server import moto_server
+
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(moto):
+    from upload_pipeline_tests.s3_server import s3_bucket
+
+    with s3_bucket(moto.client()) as name:
+        yield name
+
+
+@pytest.fixture
+def proxy(moto):
+    from upload_pipeline_tests.s3_server import fault_proxy
+
+    with fault_proxy(moto.endpoint) as running:
+        yield running
+
+
+@pytest.fixture
+def proxied(moto, proxy):
+    """The moto endpoint as seen through the proxy (same credentials, proxy URL)."""
+    return moto.endpoint.with_url(proxy.endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def radosgw(tmp_path_factory):
+    from upload_pipeline_tests.s3_server import radosgw_cluster
+
+    with radosgw_cluster(tmp_path_factory.mktemp("radosgw")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def rgw_bucket(radosgw):
+    from upload_pipeline_tests.s3_server import s3_bucket
+
+    with s3_bucket(radosgw.endpoint.client()) as name:
+        yield name
+
+
+@pytest.fixture
+def no_ambient_aws(monkeypatch, tmp_path):
+    """Nothing from this machine's AWS setup leaks in: no keys, no profile, no instance metadata lookups."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,5 +1,4 @@
 """The tar.gz archive: deterministic build, verified upload to moto, temp kept on failure and reused, history."""
-# ruff: noqa: F811 - the S3 fixtures are imported from test_providers/conftest.py and used as parameters
 
 from __future__ import annotations
 
@@ -16,8 +15,9 @@ from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.state import read_jsonl
 from upload_pipeline_tests.test_assets import materialize_all, materialized
-from upload_pipeline_tests.test_providers.conftest import (  # noqa: F401 - fixtures
-    bucket, moto, no_ambient_aws, proxied, proxy, s3_provider, stage)
+from upload_pipeline_tests.test_providers.conftest import s3_provider, stage
+
+pytestmark = pytest.mark.usefixtures("no_ambient_aws")
 
 KEY = "datasets/ds/archives/ds-v1.tar.gz"
 
