@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from upload_pipeline.landing import Discovery, LandedFile, Rejection
 from upload_pipeline.parquet_io import SchemaMismatch, dataset_schema, describe, iter_conformed, strict_difference
 
 _MAGIC = b"PAR1"
+_WORKERS = 2  # the machines this runs on have 2 cores; more would only add memory
 
 
 class BadFile(Exception):
@@ -77,12 +79,22 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     result.schema = reference if reference is not None else _majority_schema([s for _, s in readable])
     fingerprint = schema_fingerprint(result.schema)
     first_by_hash: dict[str, str] = {}
-    for landed, schema in readable:
+
+    def check(item: tuple[LandedFile, pa.Schema]) -> tuple[str, int] | BadFile:
         try:
-            sha, rows = _checked(landed, schema, result.schema, ds.schema_policy, fingerprint, cache)
+            return _checked(item[0], item[1], result.schema, ds.schema_policy, fingerprint, cache)
         except BadFile as exc:
-            result.rejected.append(Rejection(landed.relpath, str(exc)))
+            return exc
+
+    # Two files at a time: decoding and hashing release the GIL, so both cores work (each file's result is
+    # the same either way, and they are used below in path order).
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        outcomes = list(pool.map(check, readable))
+    for (landed, _), outcome in zip(readable, outcomes):
+        if isinstance(outcome, BadFile):
+            result.rejected.append(Rejection(landed.relpath, str(outcome)))
             continue
+        sha, rows = outcome
         earlier = known_paths.get(landed.relpath)
         if earlier is not None and earlier != sha and sha not in published:
             result.rejected.append(Rejection(landed.relpath, (
