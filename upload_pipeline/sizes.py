@@ -25,10 +25,3 @@ def parse_size(value: object) -> int:
         raise ValueError("a size must be greater than 0")
     return number
 
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"

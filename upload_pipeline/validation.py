@@ -90,7 +90,7 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     # the same either way, and they are used below in path order).
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         outcomes = list(pool.map(check, readable))
-    for (landed, _), outcome in zip(readable, outcomes):
+    for (landed, _), outcome in zip(readable, outcomes, strict=True):
         if isinstance(outcome, BadFile):
             result.rejected.append(Rejection(landed.relpath, str(outcome)))
             continue
