@@ -9,9 +9,10 @@ of what has been published.
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +20,9 @@ import pyarrow.parquet as pq
 
 from upload_pipeline import journal
 from upload_pipeline.config import DatasetConfig
-from upload_pipeline.parquet_io import iter_conformed
+from upload_pipeline.hashing import HashingWriter
+from upload_pipeline.parquet_io import BATCH_BYTES, iter_conformed
+from upload_pipeline.readahead import readahead
 from upload_pipeline.staging import FOOTER_KEY, Shard, read_shards, shard_path
 from upload_pipeline.validation import FileRecord
 
@@ -28,6 +31,7 @@ from upload_pipeline.validation import FileRecord
 class ShardRun:
     written: list[Shard]
     all_shards: list[Shard]
+    hashes: dict[str, str] = field(default_factory=dict)  # sha256 of each written shard, hashed as it was written
 
 
 def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileRecord], schema: pa.Schema,
@@ -38,21 +42,33 @@ def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileReco
     # Files a crashed run had already staged (rolled forward just now) are not new any more.
     published = {sha for s in existing for sha in s.sources}
     written: list[Shard] = []
+    hashes: dict[str, str] = {}
     for split in ds.splits:
         files = [f for f in new_files if f.split == split and f.sha256 not in published]
         if not files:
             continue
         start = max((s.index for s in existing if s.split == split), default=-1) + 1
         writer = _SplitWriter(ds, split, start, schema, pending)
-        for record in files:
-            path = landing_root / record.relpath
-            _check_unchanged(path, record)
-            for batch in iter_conformed(path, schema, ds.schema_policy):
-                writer.add(batch, record.sha256)
+        # Reading runs ahead in its own thread, so decoding and encoding use both cores. It may run a whole row
+        # group ahead (batches are about BATCH_BYTES): less, and the writer waits for each row group to fill up.
+        depth = ds.row_group_bytes // BATCH_BYTES + 2
+        with closing(readahead(_batches(ds, landing_root, files, schema), depth)) as batches:
+            for batch, sha in batches:
+                writer.add(batch, sha)
         written.extend(writer.close())
+        hashes |= writer.hashes
     if written:
         journal.commit(pending, staged_root, [s.path for s in written], [])
-    return ShardRun(written, read_shards(ds, staged_root))
+    return ShardRun(written, read_shards(ds, staged_root), hashes)
+
+
+def _batches(ds: DatasetConfig, landing_root: Path, files: list[FileRecord],
+             schema: pa.Schema) -> Iterator[tuple[pa.RecordBatch, str]]:
+    for record in files:
+        path = landing_root / record.relpath
+        _check_unchanged(path, record)
+        for batch in iter_conformed(path, schema, ds.schema_policy):
+            yield batch, record.sha256
 
 
 def _check_unchanged(path: Path, record: FileRecord) -> None:
@@ -80,6 +96,7 @@ class _SplitWriter:
         self.rows = self.arrow_bytes = 0
         self.sources: list[str] = []
         self.done: list[Shard] = []
+        self.hashes: dict[str, str] = {}
 
     def add(self, batch: pa.RecordBatch, sha: str) -> None:
         if batch.num_rows == 0:
@@ -131,7 +148,7 @@ class _SplitWriter:
     def _open(self) -> None:
         path = self.pending / shard_path(self.ds, self.split, self.index)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("wb")
+        self.file = HashingWriter(path.open("wb"))
         compression = None if self.ds.compression == "none" else self.ds.compression
         self.writer = pq.ParquetWriter(self.file, self.schema, compression=compression, use_dictionary=True,
                                        write_statistics=True, write_page_index=True)
@@ -142,11 +159,10 @@ class _SplitWriter:
         own = {"sources": self.sources, "arrow_bytes": self.arrow_bytes}
         self.writer.add_key_value_metadata({FOOTER_KEY: json.dumps(own, sort_keys=True).encode()})
         self.writer.close()
-        self.file.flush()
-        os.fsync(self.file.fileno())
         size = self.file.tell()
-        self.file.close()
+        self.file.close()  # flushed and fsynced
         rel = shard_path(self.ds, self.split, self.index)
+        self.hashes[rel] = self.file.hexdigest()
         self.done.append(Shard(rel, self.split, self.index, self.rows, size, self.arrow_bytes, tuple(self.sources)))
         self.index += 1
         self.writer, self.file = None, None

@@ -103,3 +103,12 @@ def hashed_tree(root: Path, cache_file: Path | None = None) -> dict[str, StagedF
     if cache_file and fresh != cache:
         write_json_atomic(cache_file, fresh)
     return tree
+
+
+def remember_hashes(root: Path, cache_file: Path, hashes: dict[str, str]) -> None:
+    """Put hashes computed while writing files under `root` into the cache `hashed_tree` reads."""
+    cache = read_json(cache_file, {})
+    for rel, sha in hashes.items():
+        stat = (root / rel).stat()
+        cache[rel] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha}
+    write_json_atomic(cache_file, cache)

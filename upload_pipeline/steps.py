@@ -18,7 +18,8 @@ from upload_pipeline import card, journal
 from upload_pipeline.config import DatasetConfig, PipelineConfig
 from upload_pipeline.landing import Discovery, Rejection, discover
 from upload_pipeline.shards import ShardRun, write_shards
-from upload_pipeline.staging import CARD_NAME, StagedFile, data_dir, hashed_tree, read_shards, shards_schema
+from upload_pipeline.staging import (CARD_NAME, StagedFile, data_dir, hashed_tree, read_shards, remember_hashes,
+                                    shards_schema)
 from upload_pipeline.state import read_json, write_json_atomic
 from upload_pipeline.validation import FileRecord, Validation, validate
 
@@ -99,6 +100,8 @@ def shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
     if new and validation.schema is None:
         raise RuntimeError(f"{paths.landing}: no schema could be established for the new files")
     run = write_shards(ds, paths.landing, new, validation.schema, paths.staged, paths.file("pending"))
+    if run.hashes:  # so neither remote copy reads the new shards back only to hash them
+        remember_hashes(paths.staged, paths.file("staged-hashes.json"), run.hashes)
     in_shards = {sha for s in run.all_shards for sha in s.sources}
     sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
     for f in validation.files:

@@ -109,3 +109,42 @@ def test_a_crash_after_the_journal_is_rolled_forward(workspace, monkeypatch):
     monkeypatch.undo()
     run = publish(workspace)
     assert run.written == [] and [s.rows for s in run.all_shards] == [100]
+
+
+def test_shards_are_hashed_as_they_are_written(workspace):
+    workspace.dataset(shard_size=40_000, row_group_rows=500)
+    for i in range(3):
+        workspace.land(f"train/{i}.parquet", rows=1200, seed=i, start_id=i * 1200)
+    run = publish(workspace)
+    assert len(run.hashes) == len(run.written) > 1
+    cache = json.loads(workspace.paths().file("staged-hashes.json").read_text())
+    for rel, sha in run.hashes.items():
+        assert sha == hashlib.sha256((workspace.staged / rel).read_bytes()).hexdigest()
+        assert cache[rel]["sha256"] == sha
+    staged = steps.staged_files(workspace.paths())
+    assert {rel: staged[rel].sha256 for rel in run.hashes} == run.hashes
+
+
+def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
+    """The read-ahead thread's error reaches the writer; no partial shard is staged, and a rerun is whole."""
+    workspace.dataset(row_group_rows=100)
+    workspace.land("train/a.parquet", rows=1000)
+    workspace.land("train/b.parquet", rows=1000, seed=1, start_id=1000)
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    from upload_pipeline import shards
+    real = shards.iter_conformed
+
+    def failing(path, schema, policy):
+        if path.name == "b.parquet":
+            yield from list(real(path, schema, policy))[:3]
+            raise OSError("disk read error")
+        yield from real(path, schema, policy)
+
+    monkeypatch.setattr(shards, "iter_conformed", failing)
+    with pytest.raises(OSError, match="disk read error"):
+        steps.shard(ds, paths)
+    assert not (workspace.staged / "data").exists()
+    monkeypatch.undo()
+    run = steps.shard(ds, paths)
+    assert sum(s.rows for s in run.all_shards) == 2000
