@@ -90,7 +90,8 @@ class DatasetConfig(_Strict):
     include: list[str] = Field(default_factory=lambda: ["**/*.parquet"])
     exclude: list[str] = Field(default_factory=list)
     splits: dict[str, list[str]] = Field(default_factory=lambda: {"train": ["**"]})
-    config_name: str = Field(default="default", pattern=r"^[\w.-]+$")
+    # Also the shards' folder in the repo, so no leading dot (hidden, never uploaded) and no `..`.
+    config_name: str = Field(default="default", pattern=r"^\w[\w.-]*$")
     shard_size: int = DEFAULT_SHARD_SIZE
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES
     row_group_rows: int = Field(default=DEFAULT_ROW_GROUP_ROWS, gt=0)
@@ -119,6 +120,16 @@ class DatasetConfig(_Strict):
                 raise ValueError(f"split {split!r} has no patterns")
         if not value:
             raise ValueError("at least one split is needed")
+        return value
+
+    @field_validator("config_name")
+    @classmethod
+    def _config_folder(cls, value: str) -> str:
+        if ".." in value:
+            raise ValueError(f"config_name {value!r} must not contain '..' (it names the shards' folder)")
+        if value == "archives":  # the S3 copy keeps its tar.gz archives in <prefix>/archives/
+            raise ValueError("config_name 'archives' is reserved: the S3 copy keeps its archives in "
+                             "<prefix>/archives/")
         return value
 
     @property

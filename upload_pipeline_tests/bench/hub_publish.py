@@ -5,7 +5,9 @@
   `DatasetDict.push_to_hub` — each repetition with its own, empty `datasets` cache (deleted after), so every
   one pays the parquet → Arrow conversion a first-time user pays;
 * upload_folder: `HfApi.upload_folder` of our staged tree alone (no validation, no sharding): the floor for
-  moving those bytes with huggingface_hub.
+  moving those bytes with huggingface_hub;
+* ours with snappy: ours with `compression: snappy`, the codec `datasets` writes, so the pipeline and
+  push_to_hub can be compared apart from the codec (zstd encodes slower and sends fewer bytes).
 
 Each case publishes to a new repo on the same local Hub server; bytes sent are the server's own counters.
 """
@@ -27,7 +29,7 @@ from upload_pipeline_tests.bench.measure import mb, median_rep, medians, ratio, 
 from upload_pipeline_tests.bench.servers import ServerProcess
 from upload_pipeline_tests.hub_server.testing import DEFAULT_TOKEN, local_hub_clients
 
-CASES = ("ours", "upload_folder", "push_to_hub")
+CASES = ("ours", "upload_folder", "push_to_hub", "ours_snappy")
 TARGET_VS_PUSH, TARGET_VS_FOLDER = 0.5, 1.3
 
 
@@ -43,6 +45,9 @@ def run(landing: LandingSet, hub: ServerProcess, work: Path, reps: int) -> dict[
                     paths = workspace.folder(work / f"ours-{r}", landing)
                     rep[case] = ours(hub, paths, f"bench/ours-{r}")
                     staged = paths.staged
+                elif case == "ours_snappy":
+                    paths = workspace.folder(work / f"snappy-{r}", landing)
+                    rep[case] = ours(hub, paths, f"bench/snappy-{r}", compression="snappy")
                 elif case == "upload_folder":
                     rep[case] = upload_folder(hub, staged, f"bench/folder-{r}")
                 else:
@@ -52,8 +57,8 @@ def run(landing: LandingSet, hub: ServerProcess, work: Path, reps: int) -> dict[
     return {"input_bytes": landing.bytes, "files": len(landing.files), "reps": results, "median": medians(results)}
 
 
-def ours(hub: ServerProcess, paths: DatasetPaths, repo: str) -> dict[str, Any]:
-    ds = workspace.dataset(hub_repo=repo)
+def ours(hub: ServerProcess, paths: DatasetPaths, repo: str, compression: str = "zstd") -> dict[str, Any]:
+    ds = workspace.dataset(hub_repo=repo).model_copy(update={"compression": compression})
     provider = HfHubResource(token=DEFAULT_TOKEN, endpoint=hub.info)
     return workspace.publish(provider, ds.hub, ds, paths, "hub")
 
@@ -92,6 +97,7 @@ def table(res: dict[str, Any], limits: dict[str, Any] | None = None) -> str:
     o, f, p = m["ours"], m["upload_folder"], m["push_to_hub"]
     # Where the time goes: the parts of the median repetition, so they add up to the median shown.
     op, pp = median_rep(res["reps"], "ours"), median_rep(res["reps"], "push_to_hub")
+    sn, sp = m["ours_snappy"], median_rep(res["reps"], "ours_snappy")
     lines = [
         "| case | wall time (median) | where the time goes | bytes sent | × push_to_hub | × upload_folder |",
         "|---|---:|---|---:|---:|---:|",
@@ -99,6 +105,10 @@ def table(res: dict[str, Any], limits: dict[str, Any] | None = None) -> str:
         f"shard {secs(op['shard_s'])}, card {secs(op['card_s'])}, upload {secs(op['upload_s'])} | "
         f"{mb(o['bytes_sent'])} | {ratio(o['total_s'], p['total_s']):.2f}× | "
         f"{ratio(o['total_s'], f['total_s']):.2f}× |",
+        f"| ours with snappy (`datasets`' codec) | {secs(sn['total_s'])} | validate {secs(sp['validate_s'])}, "
+        f"shard {secs(sp['shard_s'])}, card {secs(sp['card_s'])}, upload {secs(sp['upload_s'])} | "
+        f"{mb(sn['bytes_sent'])} | {ratio(sn['total_s'], p['total_s']):.2f}× | "
+        f"{ratio(sn['total_s'], f['total_s']):.2f}× |",
         f"| `datasets`: load_dataset + push_to_hub | {secs(p['total_s'])} | load_dataset {secs(pp['load_s'])}, "
         f"push_to_hub {secs(pp['push_s'])} | {mb(p['bytes_sent'])} | 1.00× | "
         f"{ratio(p['total_s'], f['total_s']):.2f}× |",
