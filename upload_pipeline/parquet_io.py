@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Aim for batches of about this many Arrow bytes; the row count follows from the file's own statistics.
-BATCH_BYTES = 4 * 1024 * 1024
+_TARGET_BATCH_BYTES = 4 * 1024 * 1024
 _MAX_BATCH_ROWS = 65_536
 
 
@@ -37,7 +37,7 @@ def batch_rows(pf: pq.ParquetFile) -> int:
         return 1024
     total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     per_row = max(1, total // meta.num_rows)
-    return int(max(1, min(_MAX_BATCH_ROWS, BATCH_BYTES // per_row)))
+    return int(max(1, min(_MAX_BATCH_ROWS, _TARGET_BATCH_BYTES // per_row)))
 
 
 def strict_difference(file_schema: pa.Schema, reference: pa.Schema) -> str | None:

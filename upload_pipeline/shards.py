@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from upload_pipeline import journal
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.hashing import HashingWriter
-from upload_pipeline.parquet_io import BATCH_BYTES, iter_conformed
+from upload_pipeline.parquet_io import iter_conformed
 from upload_pipeline.readahead import readahead
 from upload_pipeline.staging import FOOTER_KEY, Shard, read_shards, shard_path
 from upload_pipeline.validation import FileRecord
@@ -49,10 +49,10 @@ def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileReco
             continue
         start = max((s.index for s in existing if s.split == split), default=-1) + 1
         writer = _SplitWriter(ds, split, start, schema, pending)
-        # Reading runs ahead in its own thread, so decoding and encoding use both cores. It may run a whole row
-        # group ahead (batches are about BATCH_BYTES): less, and the writer waits for each row group to fill up.
-        depth = ds.row_group_bytes // BATCH_BYTES + 2
-        with closing(readahead(_batches(ds, landing_root, files, schema), depth)) as batches:
+        # Reading runs ahead in its own thread, so decoding and encoding use both cores. It may hold a row group's
+        # worth of batches: with less, the writer would wait for every row group to fill up.
+        ahead = readahead(_batches(ds, landing_root, files, schema), ds.row_group_bytes, lambda item: item[0].nbytes)
+        with closing(ahead) as batches:
             for batch, sha in batches:
                 writer.add(batch, sha)
         written.extend(writer.close())

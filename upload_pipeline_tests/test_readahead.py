@@ -12,8 +12,8 @@ from upload_pipeline.readahead import readahead
 
 
 def test_yields_every_item_in_order():
-    assert list(readahead(range(1000), depth=3)) == list(range(1000))
-    assert list(readahead([], depth=1)) == []
+    assert list(readahead(range(1000), budget=3)) == list(range(1000))
+    assert list(readahead([], budget=1)) == []
 
 
 def test_an_error_in_the_source_is_raised_after_the_items_before_it():
@@ -23,12 +23,12 @@ def test_an_error_in_the_source_is_raised_after_the_items_before_it():
 
     seen = []
     with pytest.raises(ValueError, match="page 6 is corrupt"):
-        for item in readahead(source(), depth=2):
+        for item in readahead(source(), budget=2):
             seen.append(item)
     assert seen == [0, 1, 2, 3, 4]
 
 
-def test_the_producer_stays_at_most_depth_items_ahead():
+def test_the_producer_stays_within_its_budget():
     produced = []
 
     def source():
@@ -36,12 +36,30 @@ def test_the_producer_stays_at_most_depth_items_ahead():
             produced.append(i)
             yield i
 
-    items = readahead(source(), depth=4)
+    items = readahead(source(), budget=4)
     assert next(items) == 0
     time.sleep(0.3)
-    # one taken, `depth` queued, one more made and waiting for room
+    # one taken, `budget` waiting, one more made and waiting for room
     assert len(produced) <= 1 + 4 + 1
     items.close()
+
+
+def test_the_budget_counts_the_cost_of_each_item():
+    produced = []
+
+    def source():
+        for size in [5, 5, 5, 50, 1, 1]:
+            produced.append(size)
+            yield size
+
+    items = readahead(source(), budget=10, cost=lambda size: size)
+    assert next(items) == 5
+    time.sleep(0.3)
+    assert produced == [5, 5, 5, 50]  # one taken, two wait (cost 10), 50 is made and waits for room
+    assert [next(items), next(items)] == [5, 5]
+    time.sleep(0.3)
+    assert produced == [5, 5, 5, 50, 1]  # 50, over the budget, got in once nothing waited; 1 waits behind it
+    assert list(items) == [50, 1, 1]
 
 
 def test_stopping_early_stops_the_thread_and_closes_the_source():
@@ -54,7 +72,7 @@ def test_stopping_early_stops_the_thread_and_closes_the_source():
             closed.set()
 
     before = threading.active_count()
-    with closing(readahead(source(), depth=2)) as items:
+    with closing(readahead(source(), budget=2)) as items:
         for item in items:
             if item == 3:
                 break
@@ -64,7 +82,7 @@ def test_stopping_early_stops_the_thread_and_closes_the_source():
 
 def test_a_consumer_error_stops_the_thread():
     before = threading.active_count()
-    with pytest.raises(RuntimeError), closing(readahead(iter(range(10**9)), depth=2)) as items:
+    with pytest.raises(RuntimeError), closing(readahead(iter(range(10**9)), budget=2)) as items:
         for item in items:
             if item == 10:
                 raise RuntimeError("the writer failed")
