@@ -28,6 +28,15 @@ def test_an_error_in_the_source_is_raised_after_the_items_before_it():
     assert seen == [0, 1, 2, 3, 4]
 
 
+def made_at_least(produced: list, count: int) -> list:
+    """`produced` once the producer has made `count` items (and had time to make more, if it would)."""
+    deadline = time.monotonic() + 10
+    while len(produced) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    return list(produced)
+
+
 def test_the_producer_stays_within_its_budget():
     produced = []
 
@@ -38,9 +47,8 @@ def test_the_producer_stays_within_its_budget():
 
     items = readahead(source(), budget=4)
     assert next(items) == 0
-    time.sleep(0.3)
     # one taken, `budget` waiting, one more made and waiting for room
-    assert len(produced) <= 1 + 4 + 1
+    assert len(made_at_least(produced, 6)) == 1 + 4 + 1
     items.close()
 
 
@@ -54,11 +62,9 @@ def test_the_budget_counts_the_cost_of_each_item():
 
     items = readahead(source(), budget=10, cost=lambda size: size)
     assert next(items) == 5
-    time.sleep(0.3)
-    assert produced == [5, 5, 5, 50]  # one taken, two wait (cost 10), 50 is made and waits for room
+    assert made_at_least(produced, 4) == [5, 5, 5, 50]  # one taken, two wait (cost 10), 50 waits for room
     assert [next(items), next(items)] == [5, 5]
-    time.sleep(0.3)
-    assert produced == [5, 5, 5, 50, 1]  # 50, over the budget, got in once nothing waited; 1 waits behind it
+    assert made_at_least(produced, 5) == [5, 5, 5, 50, 1]  # 50 got in once nothing waited; 1 waits behind it
     assert list(items) == [50, 1, 1]
 
 
