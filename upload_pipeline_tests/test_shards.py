@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -148,3 +151,15 @@ def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
     monkeypatch.undo()
     run = steps.shard(ds, paths)
     assert sum(s.rows for s in run.all_shards) == 2000
+
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the package chooses jemalloc on Linux only")
+def test_pyarrow_allocates_with_jemalloc_unless_told_otherwise():
+    code = "import upload_pipeline, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    chosen = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert chosen.stdout.strip() == "jemalloc"
+    told = subprocess.run([sys.executable, "-c", code], env={**env, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+                          capture_output=True, text=True, check=True)
+    assert told.stdout.strip() == "system"
