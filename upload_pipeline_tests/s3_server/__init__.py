@@ -1,26 +1,9 @@
 """Real S3 servers for tests: moto in-process, Ceph radosgw on loopback, and a fault-injecting proxy.
 
-Fixtures for a conftest (all servers bind 127.0.0.1 on ephemeral ports):
-
-    @pytest.fixture(scope="session")
-    def moto():
-        with moto_server() as server:
-            yield server                                 # server.endpoint: S3Endpoint
-
-    @pytest.fixture
-    def s3_bucket_name(moto):
-        with s3_bucket(moto.client()) as name:
-            yield name
-
-    @pytest.fixture
-    def proxy(moto):
-        with fault_proxy(moto.endpoint) as proxy:
-            yield proxy                                  # moto.endpoint.with_url(proxy.endpoint_url)
-
-    @pytest.fixture(scope="session")
-    def radosgw(tmp_path_factory):
-        with radosgw_cluster(tmp_path_factory.mktemp("radosgw")) as cluster:
-            yield cluster                                # cluster.endpoint, kill_rgw(), restart_rgw()
+All of them bind 127.0.0.1 on ephemeral ports. The suite's fixtures on top of these context managers (`moto`,
+`bucket`, `proxy`, `proxied`, `radosgw`, `rgw_bucket`) are in `upload_pipeline_tests/conftest.py`; a radosgw
+cluster also offers `kill_rgw()` and `restart_rgw()` for crash tests, and a proxy's endpoint is
+`moto.endpoint.with_url(proxy.endpoint_url)`.
 """
 
 from .endpoint import S3Endpoint, create_bucket, delete_bucket, empty_bucket, unique_bucket_name
