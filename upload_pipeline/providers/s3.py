@@ -89,6 +89,7 @@ class S3StorageResource(S3Connection):
             "objects_uploaded": len(items), "objects_deleted": len(plan.deletes),
             "objects_skipped": plan.unchanged, "bytes_uploaded": plan.upload_bytes,
             "multipart_objects": sum(i.size >= threshold for i in items), "checksums_compared": checked,
+            "upload_checksum": self.digests(target).describe() if items else "none (nothing uploaded)",
             "stale_uploads_aborted": len(aborted), "seconds": round(seconds, 3),
             "throughput_mb_s": round(plan.upload_bytes / 1e6 / seconds, 2) if seconds > 0 else 0.0,
             "delete_policy": target.delete_policy, "attempts_per_request": self.attempts})
@@ -192,7 +193,7 @@ class S3StorageResource(S3Connection):
         if not items:
             return 0
         verified, failures = send(self.client(), target.bucket, items, self.transfer_config(),
-                                  target_args(target), self.flexible_checksum, self.max_concurrency)
+                                  target_args(target), self.digests(target).sha256, self.max_concurrency)
         for item, etag, _ in verified:
             cache.put(item.key, etag, item.size, item.sha256)
         cache.save()  # what did arrive is known next time, even when something else failed

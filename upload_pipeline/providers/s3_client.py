@@ -22,8 +22,9 @@ from pydantic import Field, PrivateAttr
 
 from upload_pipeline.config import S3Target
 from upload_pipeline.providers.base import StorageResource
+from upload_pipeline.providers.s3_checksum import FIXED, PROBE_NAME, Digests, Mode, add_content_md5, probe
 from upload_pipeline.providers.s3_errors import bucket_error, error_code, explain, missing_profile
-from upload_pipeline.providers.s3_transfer import MIB, add_content_md5
+from upload_pipeline.providers.s3_transfer import MIB
 from upload_pipeline.providers.s3_tree import HeadCache
 
 T = TypeVar("T")
@@ -40,12 +41,14 @@ class S3Connection(StorageResource):
     max_concurrency: int = Field(default=4, ge=1, description="parallel requests, shared by all files' parts")
     retry_mode: Literal["standard", "adaptive"] = Field(
         default="standard", description="adaptive adds botocore's client-side rate limiting on throttling")
-    content_md5: bool = Field(default=True, description="send Content-MD5 with every upload request")
-    flexible_checksum: bool = Field(default=True, description="send a SHA256 checksum with every upload")
+    upload_checksum: Mode = Field(
+        default="auto", description="digest sent with every upload request: auto (the one the server checks, "
+                                    "asked once per bucket), sha256, content_md5 or both")
     state_dir: str | None = Field(default=None, description="folder for the HEAD cache (paths.state); "
                                                             "none: every object is HEADed on every sync")
 
     _client: Any = PrivateAttr(default=None)
+    _digests: dict[str, Digests] = PrivateAttr(default_factory=dict)  # bucket → what its uploads carry
 
     def client(self) -> Any:
         """The boto3 S3 client (from `s3.get_client()`, made once), with our request hooks."""
@@ -58,10 +61,19 @@ class S3Connection(StorageResource):
                 # S3Resource fixes mode="standard"; "adaptive" is standard plus this limiter, registered the
                 # way botocore registers it for mode="adaptive".
                 adaptive.register_retry_handler(client)
-            if self.content_md5:
-                add_content_md5(client)
+            add_content_md5(client, lambda bucket: self._digests.get(bucket, FIXED["both"]).content_md5)
             self._client = client
         return self._client
+
+    def digests(self, target: S3Target) -> Digests:
+        """The digests uploads to the target's bucket carry: fixed by `upload_checksum`, or asked of the
+        server once per bucket (s3_checksum.probe, under the dataset's prefix)."""
+        if target.bucket not in self._digests:
+            found = FIXED.get(self.upload_checksum) or self._call(
+                f"learn which checksums {self.uri(target)} checks",
+                lambda: probe(self.client(), target.bucket, key_prefix(target) + PROBE_NAME))
+            self._digests[target.bucket] = found
+        return self._digests[target.bucket]
 
     @property
     def attempts(self) -> int:

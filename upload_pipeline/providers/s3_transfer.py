@@ -2,10 +2,9 @@
 
 Integrity comes in layers, because servers check different things (see the README, "Moving to the real S3"):
 
-* Every PutObject and UploadPart carries a Content-MD5 of its body (`add_content_md5`). boto3 ≥ 1.36 stopped
-  sending it, but it is the one digest every S3 server checks, radosgw Pacific included.
-* Every PutObject and UploadPart also carries a flexible SHA256 checksum computed by botocore from the bytes
-  it sends, which AWS and newer servers check against the body and keep.
+* Every PutObject and UploadPart carries the digest the server checks, learned per bucket (s3_checksum): a
+  flexible SHA256 checksum computed by botocore from the bytes it sends, which AWS and newer servers check and
+  keep, or a Content-MD5, which radosgw Pacific checks, or both where the server keeps a SHA256 unchecked.
 * After the upload, `verify` HEADs the object and compares its size, our `sha256` metadata and, when the
   server keeps flexible checksums, its SHA256 with the staged sha256: directly for a single-part object; for a
   multipart one through the composite (sha256 of the parts' digests), recomputed from the local file with the
@@ -56,27 +55,6 @@ class Item:
     def body(self) -> str | BinaryIO:
         # A file name lets s3transfer read each part lazily from disk, never a whole file into memory.
         return io.BytesIO(self.content) if self.content is not None else str(self.source)
-
-
-def add_content_md5(client: Any) -> None:
-    """Send Content-MD5 with every PutObject and UploadPart body (computed before signing and checksums)."""
-    for op in ("PutObject", "UploadPart"):
-        client.meta.events.register(f"before-call.s3.{op}", _content_md5, unique_id=f"upload-pipeline-md5-{op}")
-
-
-def _content_md5(params: dict, **_: Any) -> None:
-    body = params.get("body")
-    if body is None or "Content-MD5" in params["headers"]:
-        return
-    digest = hashlib.md5(usedforsecurity=False)
-    if isinstance(body, (bytes, bytearray)):
-        digest.update(body)
-    else:  # s3transfer's ReadFileChunk: seekable, and read again by botocore after us
-        start = body.tell()
-        for chunk in iter(lambda: body.read(MIB), b""):
-            digest.update(chunk)
-        body.seek(start)
-    params["headers"]["Content-MD5"] = base64.b64encode(digest.digest()).decode()
 
 
 def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, extra_args: dict[str, Any],

@@ -17,6 +17,7 @@ from upload_pipeline.providers.s3 import S3StorageResource
 from .conftest import SECRET, MiB, add_blob, s3_provider, stage
 
 PREFIX = "datasets/ds/"
+PROBE_PARTS = 2  # UploadParts of the checksum probe, once per provider and bucket (s3_checksum)
 
 
 def publish(provider, ds, paths):
@@ -122,7 +123,9 @@ def test_a_multipart_object_is_verified_against_the_staged_sha256(workspace, mot
     result = publish(s3_provider(proxied), ds, paths)
     head = moto.client().head_object(Bucket=bucket, Key=PREFIX + "extra/blob.bin", ChecksumMode="ENABLED")
     assert head["ETag"].endswith('-3"') and head["ChecksumSHA256"]
-    assert proxy.counts["UploadPart"] == 3 and proxy.counts["CompleteMultipartUpload"] == 1
+    # 3 parts, and the checksum probe's 2 (moto keeps a SHA256 without checking it: both digests are sent)
+    assert proxy.counts["UploadPart"] == 3 + PROBE_PARTS and proxy.counts["CompleteMultipartUpload"] == 1
+    assert result.metadata["upload_checksum"].startswith("Content-MD5 + SHA256 (the server keeps")
     assert result.metadata["multipart_objects"] == 1 and result.metadata["checksums_compared"] == 3
     assert read_back(moto.client(), bucket)["extra/blob.bin"] == hashlib.sha256(blob.read_bytes()).hexdigest()
 
@@ -148,9 +151,9 @@ def test_a_slowdown_burst_on_upload_part_is_retried(workspace, moto, bucket, pro
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, bucket)
     blob = add_blob(workspace)
-    proxy.fail_next(2, status=503, op="UploadPart")
+    proxy.fail_next(2, status=503, op="UploadPart", path=r"blob\.bin")
     publish(s3_provider(proxied, attempts=4, retry_mode=mode), ds, paths)
-    assert proxy.faults == {"error": 2} and proxy.counts["UploadPart"] == 3 + 2
+    assert proxy.faults == {"error": 2} and proxy.counts["UploadPart"] == 3 + 2 + PROBE_PARTS
     assert read_back(moto.client(), bucket)["extra/blob.bin"] == hashlib.sha256(blob.read_bytes()).hexdigest()
 
 
@@ -160,7 +163,7 @@ def test_a_connection_reset_mid_part_is_retried(workspace, moto, bucket, proxied
     add_blob(workspace)
     proxy.reset_next(op="UploadPart", path=r"partNumber=2", after_bytes=1 * MiB)
     publish(s3_provider(proxied, attempts=3), ds, paths)
-    assert proxy.faults == {"reset": 1} and proxy.counts["UploadPart"] == 4
+    assert proxy.faults == {"reset": 1} and proxy.counts["UploadPart"] == 4 + PROBE_PARTS
     assert read_back(moto.client(), bucket) == staged(paths)
 
 
@@ -178,7 +181,7 @@ def test_a_server_killed_mid_multipart_then_a_rerun_completes_and_leaves_no_uplo
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, bucket)
     add_blob(workspace)
-    proxy.kill_on_next(op="UploadPart", skip=1)  # part 1 lands, the server dies as part 2 arrives
+    proxy.kill_on_next(op="UploadPart", path=r"blob\.bin", skip=1)  # part 1 lands, the server dies at part 2
     provider = s3_provider(proxied, attempts=1, max_concurrency=1)
     with pytest.raises(ProviderError, match="check that the S3 endpoint is up"):
         publish(provider, ds, paths)

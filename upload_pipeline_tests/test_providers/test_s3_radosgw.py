@@ -31,6 +31,7 @@ def test_sync_multipart_and_rerun_on_radosgw(workspace, radosgw, rgw_bucket, tmp
     assert client.head_object(Bucket=rgw_bucket, Key=PREFIX + "extra/blob.bin")["ETag"].endswith('-3"')
     # Pacific keeps no flexible checksums: size and sha256 metadata are compared, Content-MD5 did the rest.
     assert result.metadata["checksums_compared"] == 0 and result.metadata["multipart_objects"] == 1
+    assert result.metadata["upload_checksum"].startswith("Content-MD5 (")  # the digest it checks, alone
     assert publish(provider, ds, paths).plan.noop
 
 
