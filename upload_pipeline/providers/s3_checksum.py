@@ -7,7 +7,8 @@ byte, which on a 2-core machine is what held the copy to 0.8× boto3's throughpu
 bucket, with a multipart upload that never becomes an object:
 
 1. CreateMultipartUpload with a SHA256 checksum. A server that does not answer with the algorithm ignores
-   flexible checksums: Content-MD5 alone, the digest it does check.
+   flexible checksums (or, refusing the request with a 400 or 501, does not know them): Content-MD5 alone,
+   the digest it does check.
 2. Otherwise the same small part twice, with the right SHA256 and then a wrong one. If the wrong one is refused
    (400), the server checks SHA256: that alone. If accepted, it keeps a SHA256 it does not check — still worth
    sending, since the HEAD after the upload compares it — and Content-MD5 goes too, in case that is checked.
@@ -52,7 +53,13 @@ FIXED = {"sha256": Digests(True, False, "set by upload_checksum"),
 
 def probe(client: Any, bucket: str, key: str) -> Digests:
     """Find out what the server at `client` does with checksums on `bucket` (steps 1-3 above)."""
-    up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
+    try:
+        up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
+    except ClientError as exc:
+        if _status(exc) not in (400, 501):
+            raise
+        # A store that predates flexible checksums may refuse the header outright (NotImplemented).
+        return Digests(False, True, "the server refuses flexible checksums; it gets Content-MD5")
     try:
         if up.get("ChecksumAlgorithm") != "SHA256":
             return Digests(False, True, "the server ignores flexible checksums; it checks Content-MD5")
@@ -62,7 +69,7 @@ def probe(client: Any, bucket: str, key: str) -> Digests:
         try:
             part(ChecksumSHA256=_b64_sha256(b"not the body"))
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 400:
+            if _status(exc) != 400:
                 raise
             return Digests(True, False, "the server checks SHA256 checksums")
         return Digests(True, True, "the server keeps SHA256 checksums without checking them")
@@ -94,6 +101,10 @@ def _content_md5(wanted: Callable[[str], bool], params: dict, **_: Any) -> None:
             digest.update(chunk)
         body.seek(start)
     params["ContentMD5"] = base64.b64encode(digest.digest()).decode()
+
+
+def _status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
 def _b64_sha256(data: bytes) -> str:

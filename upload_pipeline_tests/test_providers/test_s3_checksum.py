@@ -102,3 +102,14 @@ def test_a_probe_refused_for_another_reason_fails_the_sync_and_leaves_nothing(wo
         publish(s3_provider(proxied), ds, paths)
     assert "access denied (403)" in str(raised.value)
     assert proxy.counts["PutObject"] == 0 and no_uploads_left(moto.client(), bucket)
+
+
+def test_a_server_that_refuses_the_checksum_header_gets_content_md5(workspace, moto, bucket, proxied, proxy):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    proxy.fail_next(1, status=501, code="NotImplemented", op="CreateMultipartUpload")
+    provider = s3_provider(proxied)
+    sent = record_headers(provider)
+    result = publish(provider, ds, paths)
+    assert result.metadata["upload_checksum"].startswith("Content-MD5 (the server refuses flexible checksums")
+    assert digests_sent(sent) == {(True, False)} and read_back(moto.client(), bucket) == staged(paths)
