@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from upload_pipeline import journal
 from upload_pipeline.config import DatasetConfig
+from upload_pipeline.encoding import dictionary_columns
 from upload_pipeline.hashing import HashingWriter
 from upload_pipeline.parquet_io import iter_conformed
 from upload_pipeline.readahead import readahead
@@ -126,7 +127,7 @@ class _SplitWriter:
         table = pa.Table.from_batches(self.buffer, schema=self.schema)
         group, rest = table.slice(0, rows), table.slice(rows)
         if self.writer is None:
-            self._open()
+            self._open(group)
         self.writer.write_table(group, row_group_size=group.num_rows)
         self.rows += group.num_rows
         self.arrow_bytes += group.nbytes
@@ -145,13 +146,14 @@ class _SplitWriter:
             if entry[1] == 0:
                 self.queue.popleft()
 
-    def _open(self) -> None:
+    def _open(self, first_group: pa.Table) -> None:
         path = self.pending / shard_path(self.ds, self.split, self.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.file = HashingWriter(path.open("wb"))
         compression = None if self.ds.compression == "none" else self.ds.compression
-        self.writer = pq.ParquetWriter(self.file, self.schema, compression=compression, use_dictionary=True,
-                                       write_statistics=True, write_page_index=True)
+        self.writer = pq.ParquetWriter(self.file, self.schema, compression=compression,
+                                       use_dictionary=dictionary_columns(first_group), write_statistics=True,
+                                       write_page_index=True)
 
     def _finish_shard(self) -> None:
         if self.writer is None:
