@@ -43,3 +43,10 @@ def test_shards_carry_dictionary_pages_only_for_repeating_columns(workspace):
     # datagen: 5 labels, 3 versions, a few hundred words; unique ids, scores, times and texts.
     assert with_dictionary == {"label", "tags.list.element", "meta.source", "meta.version"}
     assert pq.read_table(paths.staged / shard.path).num_rows == 2000
+
+
+def test_only_the_first_rows_are_judged():
+    # Labels repeat over the first 10 000 rows and never after: the sample decides, not the whole group.
+    labels = [f"l{i % 3}" for i in range(10_000)] + [f"u{i}" for i in range(30_000)]
+    assert dictionary_columns(pa.table({"label": labels})) == ["label"]
+    assert dictionary_columns(pa.table({"label": labels[::-1]})) == []
