@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from upload_pipeline.config import ConfigError, config_path, load_config
+from upload_pipeline.config import ConfigError
+from upload_pipeline.config_file import config_path, load_config
 from upload_pipeline.providers import build_resources
 from upload_pipeline.providers.base import ProviderError
 

@@ -10,7 +10,8 @@ import os
 import dagster as dg
 
 from upload_pipeline.assets import dataset_assets
-from upload_pipeline.config import PipelineConfig, load_config
+from upload_pipeline.config import PipelineConfig
+from upload_pipeline.config_file import load_config
 from upload_pipeline.jobs import delete_job, dry_run_job, publish_jobs
 from upload_pipeline.notify import failure_sensor, slack_resources
 from upload_pipeline.providers import build_resources

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from upload_pipeline import steps
-from upload_pipeline.config import PipelineConfig, load_config
+from upload_pipeline.config import PipelineConfig
+from upload_pipeline.config_file import load_config
 from upload_pipeline.steps import DatasetPaths
 from upload_pipeline_tests import datagen
 

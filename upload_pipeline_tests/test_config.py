@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from upload_pipeline.config import ConfigError, load_config
+from upload_pipeline.config import ConfigError
+from upload_pipeline.config_file import load_config
 
 GOOD = """
 datasets:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from upload_pipeline.config import load_config
+from upload_pipeline.config_file import load_config
 from upload_pipeline.definitions import build_definitions
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from upload_pipeline import sensors
-from upload_pipeline.config import load_config
+from upload_pipeline.config_file import load_config
 from upload_pipeline.steps import DatasetPaths
 from upload_pipeline_tests import datagen
 from upload_pipeline_tests.dev_server import DagsterDev, sample_project

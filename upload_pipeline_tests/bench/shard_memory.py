@@ -29,7 +29,7 @@ def peak_mb():
 _CHILD_OURS = _PEAK + """
 import json, sys, time
 from upload_pipeline import steps
-from upload_pipeline.config import load_config
+from upload_pipeline.config_file import load_config
 cfg = load_config(sys.argv[1], environ={})
 ds = cfg.datasets[0]
 paths = steps.DatasetPaths.of(cfg, ds)
