@@ -153,7 +153,6 @@ def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
     assert sum(s.rows for s in run.all_shards) == 2000
 
 
-
 @pytest.mark.skipif(sys.platform != "linux", reason="the package chooses jemalloc on Linux only")
 def test_pyarrow_allocates_with_jemalloc_unless_told_otherwise():
     code = "import upload_pipeline, pyarrow as pa; print(pa.default_memory_pool().backend_name)"

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from upload_pipeline.providers.s3_errors import status_code
 from upload_pipeline.providers.s3_transfer import MIB
 
 Mode = Literal["auto", "sha256", "content_md5", "both"]
@@ -56,7 +57,7 @@ def probe(client: Any, bucket: str, key: str) -> Digests:
     try:
         up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
     except ClientError as exc:
-        if _status(exc) not in (400, 501):
+        if status_code(exc) not in (400, 501):
             raise
         # A store that predates flexible checksums may refuse the header outright (NotImplemented).
         return Digests(False, True, "the server refuses flexible checksums; it gets Content-MD5")
@@ -69,7 +70,7 @@ def probe(client: Any, bucket: str, key: str) -> Digests:
         try:
             part(ChecksumSHA256=_b64_sha256(b"not the body"))
         except ClientError as exc:
-            if _status(exc) != 400:
+            if status_code(exc) != 400:
                 raise
             return Digests(True, False, "the server checks SHA256 checksums")
         return Digests(True, True, "the server keeps SHA256 checksums without checking them")
@@ -101,10 +102,6 @@ def _content_md5(wanted: Callable[[str], bool], params: dict, **_: Any) -> None:
             digest.update(chunk)
         body.seek(start)
     params["ContentMD5"] = base64.b64encode(digest.digest()).decode()
-
-
-def _status(exc: ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
 def _b64_sha256(data: bytes) -> str:

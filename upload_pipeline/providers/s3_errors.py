@@ -68,6 +68,10 @@ def error_code(exc: BaseException) -> str | None:
     return str(exc.response.get("Error", {}).get("Code")) if isinstance(exc, ClientError) else None
 
 
+def status_code(exc: BaseException) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(exc, ClientError) else None
+
+
 def explain(exc: BaseException, what: str, attempts: int) -> Exception:
     """An exception whose message says what failed and what to change; unknown exceptions pass through.
 
@@ -100,7 +104,7 @@ def first_failure(failures: dict[str, BaseException], total: int, bucket: str, a
 def _client_error(exc: ClientError, what: str, attempts: int) -> ProviderError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code"))
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    status = status_code(exc) or 0
     message = (error.get("Message") or "").strip()
     detail = f"{code}: {message}" if message and message != code else code
     if code in _CREDENTIAL_CODES:

@@ -38,13 +38,19 @@ def no_uploads_left(client, bucket: str) -> bool:
     return "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
 
 
-def test_moto_keeps_sha256_unchecked_so_both_digests_go(workspace, moto, bucket):
+def publish_recorded(workspace, endpoint, bucket: str, blob: bool = True, **knobs):
+    """Land a file (and a three-part blob), publish through a new provider: (result, headers sent, paths)."""
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, bucket)
-    add_blob(workspace)
-    provider = s3_provider(moto.endpoint)
+    if blob:
+        add_blob(workspace)
+    provider = s3_provider(endpoint, **knobs)
     sent = record_headers(provider)
-    result = publish(provider, ds, paths)
+    return publish(provider, ds, paths), sent, paths
+
+
+def test_moto_keeps_sha256_unchecked_so_both_digests_go(workspace, moto, bucket):
+    result, sent, paths = publish_recorded(workspace, moto.endpoint, bucket)
     assert result.metadata["upload_checksum"] == ("Content-MD5 + SHA256 (the server keeps SHA256 checksums "
                                                   "without checking them)")
     assert digests_sent(sent[2:]) == {(True, True)}  # after the probe's two parts
@@ -53,12 +59,7 @@ def test_moto_keeps_sha256_unchecked_so_both_digests_go(workspace, moto, bucket)
 
 @pytest.mark.radosgw
 def test_radosgw_ignores_flexible_checksums_so_content_md5_alone_goes(workspace, radosgw, rgw_bucket):
-    workspace.land("train/a.parquet", rows=50)
-    ds, paths = stage(workspace, rgw_bucket)
-    add_blob(workspace)
-    provider = s3_provider(radosgw.endpoint)
-    sent = record_headers(provider)
-    result = publish(provider, ds, paths)
+    result, sent, paths = publish_recorded(workspace, radosgw.endpoint, rgw_bucket)
     assert result.metadata["upload_checksum"].startswith("Content-MD5 (the server ignores flexible checksums")
     assert len(sent) == 2 + 3 and digests_sent(sent) == {(True, False)}  # 2 files and 3 parts: no probe part
     client = radosgw.endpoint.client()
@@ -66,13 +67,8 @@ def test_radosgw_ignores_flexible_checksums_so_content_md5_alone_goes(workspace,
 
 
 def test_a_server_that_refuses_a_wrong_sha256_gets_sha256_alone(workspace, moto, bucket, proxied, proxy):
-    workspace.land("train/a.parquet", rows=50)
-    ds, paths = stage(workspace, bucket)
-    add_blob(workspace)
     proxy.fail_next(1, status=400, code="BadDigest", op="UploadPart", skip=1)  # the probe's wrong part
-    provider = s3_provider(proxied)
-    sent = record_headers(provider)
-    result = publish(provider, ds, paths)
+    result, sent, paths = publish_recorded(workspace, proxied, bucket)
     assert result.metadata["upload_checksum"] == "SHA256 (the server checks SHA256 checksums)"
     assert digests_sent(sent[2:]) == {(False, True)}
     assert no_uploads_left(moto.client(), bucket) and read_back(moto.client(), bucket) == staged(paths)
@@ -81,12 +77,7 @@ def test_a_server_that_refuses_a_wrong_sha256_gets_sha256_alone(workspace, moto,
 @pytest.mark.parametrize(("mode", "expected"), [("sha256", (False, True)), ("content_md5", (True, False)),
                                                 ("both", (True, True))])
 def test_a_fixed_mode_sends_its_digests_without_probing(workspace, moto, bucket, proxied, proxy, mode, expected):
-    workspace.land("train/a.parquet", rows=50)
-    ds, paths = stage(workspace, bucket)
-    add_blob(workspace)
-    provider = s3_provider(proxied, upload_checksum=mode)
-    sent = record_headers(provider)
-    result = publish(provider, ds, paths)
+    result, sent, paths = publish_recorded(workspace, proxied, bucket, upload_checksum=mode)
     assert proxy.counts["UploadPart"] == 3 and proxy.counts["AbortMultipartUpload"] == 0
     assert digests_sent(sent) == {expected} and result.metadata["upload_checksum"].endswith("(set by upload_checksum)")
     blob = moto.client().get_object(Bucket=bucket, Key=PREFIX + "extra/blob.bin")["Body"].read()
@@ -105,11 +96,7 @@ def test_a_probe_refused_for_another_reason_fails_the_sync_and_leaves_nothing(wo
 
 
 def test_a_server_that_refuses_the_checksum_header_gets_content_md5(workspace, moto, bucket, proxied, proxy):
-    workspace.land("train/a.parquet", rows=50)
-    ds, paths = stage(workspace, bucket)
     proxy.fail_next(1, status=501, code="NotImplemented", op="CreateMultipartUpload")
-    provider = s3_provider(proxied)
-    sent = record_headers(provider)
-    result = publish(provider, ds, paths)
+    result, sent, paths = publish_recorded(workspace, proxied, bucket, blob=False)
     assert result.metadata["upload_checksum"].startswith("Content-MD5 (the server refuses flexible checksums")
     assert digests_sent(sent) == {(True, False)} and read_back(moto.client(), bucket) == staged(paths)
