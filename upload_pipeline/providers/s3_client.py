@@ -62,6 +62,11 @@ class S3Connection(StorageResource):
                 # way botocore registers it for mode="adaptive".
                 adaptive.register_retry_handler(client)
             add_content_md5(client, lambda bucket: self._digests.get(bucket, FIXED["both"]).content_md5)
+            # Each upload's digests are chosen per bucket (s3_checksum). botocore's default, "when_supported",
+            # would add a CRC32 to every Content-MD5 upload: a fourth pass over the bytes for a checksum that a
+            # bucket in that mode ignores (or was told not to rely on). Operations that require a checksum
+            # (DeleteObjects) still get one. S3Resource has no field for it; the client reads it per request.
+            client.meta.config.request_checksum_calculation = "when_required"
             self._client = client
         return self._client
 
