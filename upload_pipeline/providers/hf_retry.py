@@ -57,6 +57,10 @@ def with_retries(what: str, call: Callable[[], T], attempts: int = 5, base_wait:
             wait = _retry_after(exc)
             wait = min(max_wait, wait if wait is not None else base_wait * 2 ** (attempt - 1))
         except Exception as exc:  # noqa: BLE001 - only transport errors are retried, the rest re-raised
+            if isinstance(exc.__cause__, HfHubHTTPError):
+                # A failed LFS transfer (already retried by huggingface_hub) comes wrapped in "Error while
+                # uploading '<path>' to the Hub."; the path is in the wrapper, the reason in the cause.
+                raise explain(f"{what}: {str(exc).rstrip('.')}", exc.__cause__) from None
             if not _is_connection_error(exc):
                 raise
             if attempt == attempts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import datasets
 import pytest
 from huggingface_hub import DatasetCard, HfApi
@@ -14,7 +16,6 @@ from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline_tests.conftest import READ_TOKEN, WRITE_TOKEN
 
 REPO = "tests/ds"
-
 
 
 def provider(server, token=WRITE_TOKEN, **kw) -> HfHubResource:
@@ -63,6 +64,22 @@ def test_an_append_sends_only_the_new_shard_and_the_card(workspace, hub_server):
     assert hub_server.counters.commit_bytes < 2 * readme + 2000  # base64 card + NDJSON framing, no shard bytes
     assert hub_server.counters.commits == 1
     assert datasets.load_dataset(REPO)["train"].num_rows == 250
+
+
+def test_a_shard_changed_on_disk_after_it_was_hashed_is_refused_not_published(workspace, hub_server):
+    # The upload announces the sha256 taken when the shard was written; the Hub checks the bytes against it.
+    workspace.land("train/a.parquet", rows=500)
+    ds, paths = workspace.stage()
+    shard = paths.staged / "data" / "train-00000.parquet"
+    before = shard.stat()
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime: the hash cache trusts it
+    with pytest.raises(ProviderError, match="upload to tests/ds") as raised:
+        remote.sync(provider(hub_server), ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+    assert "'data/train-00000.parquet'" in str(raised.value) and "does not match" in str(raised.value)
+    assert user_commits(hub_server) == []
 
 
 def test_rate_limits_and_server_errors_are_retried(workspace, hub_server):
