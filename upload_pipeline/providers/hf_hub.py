@@ -169,10 +169,11 @@ class HfHubResource(StorageResource):
         return tree
 
     def _commit(self, target: HubTarget, plan: SyncPlan, message: str, force_pr: bool = False) -> SyncResult:
-        from huggingface_hub import CommitOperationDelete
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
         api = self.api()
-        adds = [_addition(u) for u in plan.uploads]
+        adds = [CommitOperationAdd(u.path, u.content if u.content is not None else str(u.source))
+                for u in plan.uploads]
         ops = [*adds, *(CommitOperationDelete(p) for p in plan.deletes)]
         # LFS objects first, outside the commit: retried by huggingface_hub, skipped when already there.
         # attempts=1: huggingface_hub already retries these requests; this only turns errors into clear ones.
@@ -198,19 +199,6 @@ class HfHubResource(StorageResource):
             meta["pull_request"] = info.pr_url
         return SyncResult(plan, url=self.repo_url(target), commit_id=commit_id, commit_url=url,
                           bytes_sent=plan.upload_bytes, metadata=meta)
-
-
-def _addition(upload: Upload):
-    """The commit operation for one upload. A staged file's sha256 is known from when it was written (or its
-    hash cache), so huggingface_hub does not read the file once more to hash it; the Hub checks the bytes it
-    receives against that sha256, so a file changed since then fails the upload instead of being published."""
-    from huggingface_hub import CommitOperationAdd
-
-    if upload.content is not None:
-        return CommitOperationAdd(upload.path, upload.content)
-    add = CommitOperationAdd(upload.path, str(upload.source))
-    add.upload_info.sha256 = bytes.fromhex(upload.sha256)
-    return add
 
 
 def _git_blob_id(path: Path) -> str | None:

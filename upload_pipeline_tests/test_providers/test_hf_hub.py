@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import datasets
 import pytest
 from huggingface_hub import DatasetCard, HfApi
@@ -66,19 +64,12 @@ def test_an_append_sends_only_the_new_shard_and_the_card(workspace, hub_server):
     assert datasets.load_dataset(REPO)["train"].num_rows == 250
 
 
-def test_a_shard_changed_on_disk_after_it_was_hashed_is_refused_not_published(workspace, hub_server):
-    # The upload announces the sha256 taken when the shard was written; the Hub checks the bytes against it.
+def test_an_lfs_transfer_refused_names_the_file_and_the_reason(workspace, hub_server):
     workspace.land("train/a.parquet", rows=500)
-    ds, paths = workspace.stage()
-    shard = paths.staged / "data" / "train-00000.parquet"
-    before = shard.stat()
-    data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    shard.write_bytes(bytes(data))
-    os.utime(shard, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime: the hash cache trusts it
+    hub_server.faults.fail_next(1, kind="lfs_upload", status=400)
     with pytest.raises(ProviderError, match="upload to tests/ds") as raised:
-        remote.sync(provider(hub_server), ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
-    assert "'data/train-00000.parquet'" in str(raised.value) and "does not match" in str(raised.value)
+        publish(workspace, provider(hub_server))
+    assert "'data/train-00000.parquet'" in str(raised.value) and "HTTP 400" in str(raised.value)
     assert user_commits(hub_server) == []
 
 
