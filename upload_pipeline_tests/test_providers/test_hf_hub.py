@@ -69,7 +69,7 @@ def test_an_lfs_transfer_refused_names_the_file_and_the_reason(workspace, hub_se
     hub_server.faults.fail_next(1, kind="lfs_upload", status=400)
     with pytest.raises(ProviderError, match="upload to tests/ds") as raised:
         publish(workspace, provider(hub_server))
-    assert "'data/train-00000.parquet'" in str(raised.value) and "HTTP 400" in str(raised.value)
+    assert "'data/train-00000.parquet' to the Hub: HTTP 400 (the Hub said: Injected fault" in str(raised.value)
     assert user_commits(hub_server) == []
 
 
