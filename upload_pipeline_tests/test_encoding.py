@@ -1,4 +1,5 @@
-"""Dictionary encoding only where values repeat, judged on the first row group, down to nested leaves."""
+"""Dictionary encoding only where values repeat, judged on the first 10 000 rows of the first row group, down to
+nested leaves."""
 
 from __future__ import annotations
 
