@@ -92,6 +92,8 @@ class DatasetConfig(_Strict):
     row_group_rows: int = Field(default=DEFAULT_ROW_GROUP_ROWS, gt=0)
     max_input_row_group_bytes: int = DEFAULT_MAX_INPUT_ROW_GROUP
     compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
+    # Stage a landed file that already fits a shard (schema, codec, row groups, size) as it is: see `copying`.
+    copy_fitting_files: bool = False
     schema_policy: Literal["strict", "promote"] = "strict"
     on_bad_file: Literal["skip", "fail"] = "skip"
     settle_seconds: float = Field(default=5.0, ge=0)

@@ -3,7 +3,8 @@
 A run writes the new landed files of each split into new shards after the existing ones, under
 `state/<dataset>/pending/`, and moves them into the staged tree through a journal (see `journal`). So a landed
 file is in the staged tree entirely or not at all, and the footers of the staged shards are an exact record
-of what has been published.
+of what has been published. With `copy_fitting_files`, a landed file that already fits is copied as its own
+shard instead of rewritten (see `copying`).
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
+from itertools import groupby
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from upload_pipeline import journal
+from upload_pipeline import copying, journal
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.encoding import dictionary_columns
 from upload_pipeline.hashing import HashingWriter
 from upload_pipeline.parquet_io import iter_conformed
 from upload_pipeline.readahead import readahead
-from upload_pipeline.staging import FOOTER_KEY, Shard, read_shards, shard_path
+from upload_pipeline.staging import FOOTER_KEY, Shard, data_dir, read_shards, shard_path
 from upload_pipeline.validation import FileRecord
 
 
@@ -33,6 +35,7 @@ class ShardRun:
     written: list[Shard]
     all_shards: list[Shard]
     hashes: dict[str, str] = field(default_factory=dict)  # sha256 of each written shard, hashed as it was written
+    copied: list[str] = field(default_factory=list)  # written shards that are landed files copied as they are
 
 
 def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileRecord], schema: pa.Schema,
@@ -42,41 +45,66 @@ def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileReco
     existing = read_shards(ds, staged_root)
     # Files a crashed run had already staged (rolled forward just now) are not new any more.
     published = {sha for s in existing for sha in s.sources}
-    written: list[Shard] = []
-    hashes: dict[str, str] = {}
+    run = ShardRun([], [])
     for split in ds.splits:
         files = [f for f in new_files if f.split == split and f.sha256 not in published]
-        if not files:
+        if files:
+            start = max((s.index for s in existing if s.split == split), default=-1) + 1
+            _write_split(ds, landing_root, split, start, files, schema, pending, run)
+    if run.written:
+        moves = [s.path for s in run.written]
+        if run.copied:  # their record goes in with them, by the same journal
+            records = copying.read_records(staged_root / data_dir(ds))
+            records |= {PurePosixPath(s.path).name: {"size": s.size, "sha256": s.sources[0],
+                                                     "arrow_bytes": s.arrow_bytes}
+                        for s in run.written if s.path in run.copied}
+            copying.write_records(pending / data_dir(ds), records)
+            moves.append(f"{data_dir(ds)}/{copying.RECORD}")
+        journal.commit(pending, staged_root, moves, [])
+    run.all_shards = read_shards(ds, staged_root)
+    return run
+
+
+def _write_split(ds: DatasetConfig, landing_root: Path, split: str, index: int, files: list[FileRecord],
+                 schema: pa.Schema, pending: Path, run: ShardRun) -> None:
+    """Shard one split's new files in path order: a file that fits is copied, runs of the others are rewritten."""
+    def fits(record: FileRecord) -> bool:
+        return ds.copy_fitting_files and copying.misfit(landing_root / record.relpath, ds, schema) is None
+
+    for copy, group in groupby(files, key=fits):
+        if copy:
+            for record in group:
+                rel = shard_path(ds, split, index)
+                source = landing_root / record.relpath
+                record.check_unchanged(source)
+                copying.copy_file(source, pending / rel)
+                record.check_unchanged(source)  # not rewritten while it was copied
+                run.written.append(Shard(rel, split, index, record.rows, record.size, record.arrow_bytes,
+                                         (record.sha256,)))
+                run.hashes[rel] = record.sha256  # the bytes validation hashed, unchanged since
+                run.copied.append(rel)
+                index += 1
             continue
-        start = max((s.index for s in existing if s.split == split), default=-1) + 1
-        writer = _SplitWriter(ds, split, start, schema, pending)
+        writer = _SplitWriter(ds, split, index, schema, pending)
         # Reading runs ahead in its own thread, so decoding and encoding use both cores. It may hold a row group's
         # worth of batches: with less, the writer would wait for every row group to fill up.
-        ahead = readahead(_batches(ds, landing_root, files, schema), ds.row_group_bytes, lambda item: item[0].nbytes)
+        ahead = readahead(_batches(ds, landing_root, list(group), schema), ds.row_group_bytes,
+                          lambda item: item[0].nbytes)
         with closing(ahead) as batches:
             for batch, sha in batches:
                 writer.add(batch, sha)
-        written.extend(writer.close())
-        hashes |= writer.hashes
-    if written:
-        journal.commit(pending, staged_root, [s.path for s in written], [])
-    return ShardRun(written, read_shards(ds, staged_root), hashes)
+        run.written.extend(writer.close())
+        run.hashes |= writer.hashes
+        index = writer.index
 
 
 def _batches(ds: DatasetConfig, landing_root: Path, files: list[FileRecord],
              schema: pa.Schema) -> Iterator[tuple[pa.RecordBatch, str]]:
     for record in files:
         path = landing_root / record.relpath
-        _check_unchanged(path, record)
+        record.check_unchanged(path)
         for batch in iter_conformed(path, schema, ds.schema_policy):
             yield batch, record.sha256
-
-
-def _check_unchanged(path: Path, record: FileRecord) -> None:
-    stat = path.stat()
-    if (stat.st_size, stat.st_mtime_ns) != (record.size, record.mtime_ns):
-        raise RuntimeError(f"{record.relpath}: changed since it was validated; materialize the landed files "
-                           "asset again before the shards")
 
 
 class _SplitWriter:

@@ -15,8 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from upload_pipeline import copying
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.hashing import sha256_file
+from upload_pipeline.parquet_io import dataset_schema
 from upload_pipeline.state import read_json, write_json_atomic
 
 FOOTER_KEY = b"upload_pipeline"
@@ -49,27 +51,37 @@ class Shard:
 
 
 def read_shards(ds: DatasetConfig, root: Path) -> list[Shard]:
-    """The dataset's staged shards, from their parquet footers (the record of what has been published)."""
+    """The dataset's staged shards, from their parquet footers (the record of what has been published).
+
+    A shard copied from a landed file as it is (`copying`) has no such footer; its source is its own hash.
+    """
     folder = root / data_dir(ds)
     if not folder.is_dir():
         return []
     shards = []
+    copied = copying.read_records(folder)
     for path in sorted(folder.iterdir()):
         match = _SHARD_RE.match(path.name)
         if not match or match["split"] not in ds.splits:
             continue
         meta = pq.read_metadata(path)
-        own = json.loads((meta.metadata or {}).get(FOOTER_KEY, b"{}"))
+        own = (meta.metadata or {}).get(FOOTER_KEY)
+        if own is not None:
+            record = json.loads(own)
+            sources, arrow_bytes = tuple(record["sources"]), int(record["arrow_bytes"])
+        else:  # a landed file copied as it is: its own hash is its source
+            sha, arrow_bytes = copying.copied_shard_facts(path, copied.get(path.name))
+            sources = (sha,)
         shards.append(Shard(path.relative_to(root).as_posix(), match["split"], int(match["index"]),
-                            meta.num_rows, path.stat().st_size, int(own.get("arrow_bytes", 0)),
-                            tuple(own.get("sources", ()))))
+                            meta.num_rows, path.stat().st_size, arrow_bytes, sources))
     return shards
 
 
 def shards_schema(root: Path, shards: list[Shard]) -> pa.Schema | None:
     if not shards:
         return None
-    return pq.read_schema(root / shards[0].path).remove_metadata()
+    # Through dataset_schema: a copied shard keeps its writer's metadata and non-nullable fields.
+    return dataset_schema(pq.read_schema(root / shards[0].path))
 
 
 @dataclass(frozen=True)

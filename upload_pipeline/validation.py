@@ -41,6 +41,14 @@ class FileRecord:
     # "empty" (valid parquet with no rows: nothing to publish), "withdrawn" (deleted by the delete job)
     status: str
     duplicate_of: str | None = None
+    arrow_bytes: int = 0  # of its rows decoded, what the card counts for a file copied as it is
+
+    def check_unchanged(self, path: Path) -> None:
+        """Raise if the file at `path` is not the one validated (size and mtime, as the validation cache keys)."""
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (self.size, self.mtime_ns):
+            raise RuntimeError(f"{self.relpath}: changed since it was validated; materialize the landed files "
+                               "asset again before the shards")
 
 
 @dataclass
@@ -80,7 +88,7 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     fingerprint = schema_fingerprint(result.schema)
     first_by_hash: dict[str, str] = {}
 
-    def check(item: tuple[LandedFile, pa.Schema]) -> tuple[str, int] | BadFile:
+    def check(item: tuple[LandedFile, pa.Schema]) -> tuple[str, int, int] | BadFile:
         try:
             return _checked(item[0], item[1], result.schema, ds.schema_policy, fingerprint, cache)
         except BadFile as exc:
@@ -94,14 +102,15 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
         if isinstance(outcome, BadFile):
             result.rejected.append(Rejection(landed.relpath, str(outcome)))
             continue
-        sha, rows = outcome
+        sha, rows, arrow_bytes = outcome
         earlier = known_paths.get(landed.relpath)
         if earlier is not None and earlier != sha and sha not in published:
             result.rejected.append(Rejection(landed.relpath, (
                 "content changed after it was published; shards are append-only, so land the new rows as a "
                 "new file (the published rows stay as they are)")))
             continue
-        record = FileRecord(landed.relpath, landed.split, sha, rows, landed.size, landed.mtime_ns, "new")
+        record = FileRecord(landed.relpath, landed.split, sha, rows, landed.size, landed.mtime_ns, "new",
+                            arrow_bytes=arrow_bytes)
         if rows == 0:
             record.status = "empty"
         elif sha in withdrawn:
@@ -154,17 +163,19 @@ def _majority_schema(schemas: list[pa.Schema]) -> pa.Schema | None:
 
 
 def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy: str, fingerprint: str,
-             cache: dict[str, dict]) -> tuple[str, int]:
+             cache: dict[str, dict]) -> tuple[str, int, int]:
     """Decode every row once (corrupt pages show here, not halfway through a shard) and hash the bytes."""
     hit = cache.get(landed.relpath)
-    if hit and (hit["size"], hit["mtime_ns"], hit["schema"]) == (landed.size, landed.mtime_ns, fingerprint):
-        return hit["sha256"], hit["rows"]
+    if hit and (hit["size"], hit["mtime_ns"], hit["schema"]) == (landed.size, landed.mtime_ns, fingerprint) \
+            and "arrow_bytes" in hit:
+        return hit["sha256"], hit["rows"], hit["arrow_bytes"]
     if policy == "strict" and (reason := strict_difference(schema, reference)):
         raise BadFile(f"schema differs from the dataset's: {reason}")
-    rows = 0
+    rows = arrow_bytes = 0
     try:
         for batch in iter_conformed(landed.path, reference, policy):
             rows += batch.num_rows
+            arrow_bytes += batch.nbytes
     except SchemaMismatch as exc:
         raise BadFile(f"schema differs from the dataset's: {exc}") from None
     except (pa.ArrowException, OSError) as exc:
@@ -173,5 +184,5 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
     if landed.path.stat().st_mtime_ns != landed.mtime_ns:
         raise BadFile("the file changed while it was being validated; it will be read again on the next run")
     cache[landed.relpath] = {"size": landed.size, "mtime_ns": landed.mtime_ns, "schema": fingerprint,
-                             "sha256": sha, "rows": rows}
-    return sha, rows
+                             "sha256": sha, "rows": rows, "arrow_bytes": arrow_bytes}
+    return sha, rows, arrow_bytes

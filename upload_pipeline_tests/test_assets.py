@@ -123,3 +123,17 @@ def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
     assert report["s3"]["delete"] == ["data/extra.parquet"] and report["hub"]["upload"] == []
     after = {p: p.stat().st_mtime_ns for p in workspace.root.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_files_copied_as_landed_pass_the_checks_and_load_from_every_copy(workspace):
+    workspace.dataset(copy_fitting_files=True, compression="snappy")  # pyarrow's default codec, as landed here
+    workspace.land("train/a.parquet", rows=80)
+    workspace.land("test/a.parquet", rows=20, seed=1)
+    result = materialize_all(workspace)
+    assert result.success and all(passed for passed, _ in checks(result).values()), checks(result)
+    assert materialized(result)["shards"]["copied_as_is"].value.splitlines() == [
+        "- `data/train-00000.parquet`", "- `data/test-00000.parquet`"]
+    hub_repo = workspace.root / "remote" / "hub" / "tests" / "ds"
+    assert not list(hub_repo.rglob("*.copied.json"))  # the record stays in staging
+    for tree in (workspace.staged, hub_repo):
+        assert {k: v.num_rows for k, v in datasets.load_dataset(str(tree)).items()} == {"train": 80, "test": 20}

@@ -35,7 +35,8 @@ def shards_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefin
     def shards(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         run = steps.shard(ds, paths)
         for s in run.written:
-            context.log.info(f"wrote {s.path}: {s.rows} rows, {s.size} bytes")
+            how = "copied as landed" if s.path in run.copied else "wrote"
+            context.log.info(f"{how} {s.path}: {s.rows} rows, {s.size} bytes")
         all_shards = run.all_shards
         per_split = {split: sum(s.rows for s in all_shards if s.split == split) for split in ds.splits}
         return dg.MaterializeResult(
@@ -46,6 +47,8 @@ def shards_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefin
                 "shard_count": len(all_shards),
                 "new_shards": paths_md([s.path for s in run.written], "none (nothing new landed)"),
                 "new_rows": sum(s.rows for s in run.written),
+                # copy_fitting_files: the new shards that are landed files copied as they are
+                "copied_as_is": paths_md(run.copied, "none"),
                 "staged_bytes": sum(s.size for s in all_shards),
             },
             check_results=[rows_check(paths, all_shards), schema_check(paths, all_shards)],

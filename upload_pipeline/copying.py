@@ -1,0 +1,76 @@
+"""Landed files staged as shards byte for byte (`copy_fitting_files`), when they already are what a shard would be.
+
+Decoding and re-encoding is most of a publish's CPU. A landed file written with the dataset's codec, row groups
+within the dataset's limits and the dataset's schema gains little from that rewrite, so with `copy_fitting_files`
+it is copied instead, one shard per such file. Its footer cannot carry our record of sources (adding it would be a
+rewrite), and needs none: a copied shard has the landed file's bytes, so its content hash is its source. Its Arrow
+size (the card's `num_bytes`) is kept in `<data_dir>/.copied.json`, a hidden file of the staged tree (never
+uploaded) that the same journal moves in with the shard; if that record is lost, it is measured from the shard.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from upload_pipeline.config import DatasetConfig
+from upload_pipeline.hashing import sha256_file
+from upload_pipeline.parquet_io import batch_rows, dataset_schema, describe
+from upload_pipeline.state import read_json, write_json_atomic
+
+RECORD = ".copied.json"
+# pyarrow's names for a codec in a file's metadata (lz4 is written as LZ4_RAW by newer writers).
+_CODECS = {"none": {"UNCOMPRESSED"}, "lz4": {"LZ4", "LZ4_RAW"}}
+
+
+def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
+    """Why the landed file at `path` cannot be staged as it is, or None when it can (footer only, no data read)."""
+    if path.stat().st_size > ds.shard_size:
+        return f"larger than shard_size ({ds.shard_size} bytes)"
+    if describe(dataset_schema(pq.read_schema(path))) != describe(schema):
+        return "its columns differ from the dataset schema (they are cast when rewritten)"
+    codecs = _CODECS.get(ds.compression, {ds.compression.upper()})
+    meta = pq.read_metadata(path)
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows > ds.row_group_rows or group.total_byte_size > ds.row_group_bytes:
+            return (f"row group {i} has {group.num_rows} rows, {group.total_byte_size} bytes; over row_group_rows or "
+                    "row_group_bytes")
+        odd = {group.column(c).compression for c in range(group.num_columns)} - codecs
+        if odd:
+            return f"row group {i} is compressed with {', '.join(sorted(odd))}, not {ds.compression}"
+    return None
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy `src` to `dst` (the kernel's copy where it has one) and make it durable before it is journalled."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    with dst.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def read_records(folder: Path) -> dict[str, dict]:
+    """Shard file name → {"size", "sha256", "arrow_bytes"} of the copied shards in `folder`."""
+    return read_json(folder / RECORD, {})
+
+
+def write_records(folder: Path, records: dict[str, dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / RECORD, records)
+
+
+def copied_shard_facts(path: Path, record: dict | None) -> tuple[str, int]:
+    """(sha256, Arrow bytes) of a shard without our footer record: from its record, else measured from the file."""
+    size = path.stat().st_size
+    if record is not None and record["size"] == size:
+        return record["sha256"], record["arrow_bytes"]
+    arrow_bytes = 0
+    with pq.ParquetFile(path, pre_buffer=False) as pf:
+        for batch in pf.iter_batches(batch_size=batch_rows(pf), use_threads=False):
+            arrow_bytes += batch.nbytes
+    return sha256_file(path), arrow_bytes

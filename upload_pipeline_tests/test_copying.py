@@ -1,0 +1,150 @@
+"""`copy_fitting_files`: a landed file that already fits a shard is staged byte for byte, the rest rewritten."""
+
+from __future__ import annotations
+
+import hashlib
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from upload_pipeline import copying, journal, remote, steps
+from upload_pipeline.parquet_io import dataset_schema
+from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline.staging import read_shards
+from upload_pipeline_tests import datagen
+from upload_pipeline_tests.conftest import WRITE_TOKEN, settle
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def land(workspace, relpath, rows, seed=0, start_id=0, **write_options):
+    path = workspace.landing / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(datagen.table(rows, seed, start_id), path, **write_options)
+    settle(path)
+    return path
+
+
+@pytest.fixture
+def copying_workspace(workspace):
+    # snappy: the codec pyarrow (and so the landed files here) writes by default
+    workspace.dataset(copy_fitting_files=True, compression="snappy")
+    return workspace
+
+
+def test_a_fitting_file_is_staged_byte_for_byte_and_recorded(copying_workspace):
+    ws = copying_workspace
+    a, b = land(ws, "train/a.parquet", 300), land(ws, "train/b.parquet", 200, seed=1, start_id=300)
+    ds, paths = ws.config().datasets[0], ws.paths()
+    landed = steps.land(ds, paths).validation.files
+    run = steps.shard(ds, paths)
+    assert run.copied == ["data/train-00000.parquet", "data/train-00001.parquet"]
+    assert [sha(ws.staged / p) for p in run.copied] == [sha(a), sha(b)]
+    shards = read_shards(ds, ws.staged)
+    assert [s.sources for s in shards] == [(sha(a),), (sha(b),)]
+    assert [s.arrow_bytes for s in shards] == [f.arrow_bytes for f in landed] and shards[0].arrow_bytes > 0
+    assert run.hashes == {p: sha(ws.staged / p) for p in run.copied}
+    # The record is hidden: never part of what the remote copies mirror.
+    assert (ws.staged / "data" / copying.RECORD).is_file()
+    steps.write_card(ds, paths)
+    assert set(steps.staged_files(paths)) == {"README.md", *run.copied}
+    assert steps.shard(ds, paths).written == []  # nothing new: nothing copied again
+
+
+def test_files_that_do_not_fit_are_rewritten_between_the_copies_in_path_order(copying_workspace):
+    ws = copying_workspace
+    land(ws, "train/a.parquet", 100)
+    land(ws, "train/b.parquet", 100, seed=1, start_id=100, compression="zstd")
+    land(ws, "train/c.parquet", 100, seed=2, start_id=200, compression="zstd")
+    land(ws, "train/d.parquet", 100, seed=3, start_id=300)
+    ds, paths = ws.config().datasets[0], ws.paths()
+    steps.land(ds, paths)
+    run = steps.shard(ds, paths)
+    assert [s.path for s in run.written] == [f"data/train-0000{i}.parquet" for i in range(3)]
+    assert run.copied == ["data/train-00000.parquet", "data/train-00002.parquet"]
+    middle = pq.read_metadata(ws.staged / "data/train-00001.parquet")
+    assert middle.row_group(0).column(0).compression == "SNAPPY" and middle.num_rows == 200
+    ids = [i for s in run.written for i in pq.read_table(ws.staged / s.path)["id"].to_pylist()]
+    assert ids == list(range(400))
+
+
+@pytest.mark.parametrize("overrides, write_options, reason", [
+    ({"shard_size": "1KB"}, {}, "larger than shard_size"),
+    ({"row_group_rows": 50}, {}, "over row_group_rows"),
+    ({"row_group_bytes": "1KB"}, {}, "over row_group_rows or row_group_bytes"),
+    ({}, {"compression": "gzip"}, "compressed with GZIP, not snappy"),
+])
+def test_why_a_file_does_not_fit(copying_workspace, overrides, write_options, reason):
+    ds = copying_workspace.dataset(**overrides)
+    path = land(copying_workspace, "train/a.parquet", 100, **write_options)
+    schema = dataset_schema(pq.read_schema(path))
+    assert reason in copying.misfit(path, ds, schema)
+
+
+def test_a_file_that_needs_a_cast_does_not_fit(copying_workspace, tmp_path):
+    ds = copying_workspace.dataset(schema_policy="promote")
+    path = tmp_path / "narrow.parquet"
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int32())}), path)
+    assert "differ from the dataset schema" in copying.misfit(path, ds, pa.schema([("id", pa.int64())]))
+    assert copying.misfit(path, ds, pa.schema([("id", pa.int32())])) is None
+
+
+def test_a_crash_after_the_journal_moves_the_copy_and_its_record_in_together(copying_workspace, monkeypatch):
+    ws = copying_workspace
+    a = land(ws, "train/a.parquet", 100)
+    ds, paths = ws.config().datasets[0], ws.paths()
+    steps.land(ds, paths)
+    real_recover = journal.recover
+
+    def crash_with_journal_written(scratch, target):
+        if (scratch / journal.JOURNAL).exists():
+            raise KeyboardInterrupt("crash")
+        return real_recover(scratch, target)
+
+    monkeypatch.setattr(journal, "recover", crash_with_journal_written)
+    with pytest.raises(KeyboardInterrupt):
+        steps.shard(ds, paths)
+    assert not (ws.staged / "data").exists()
+    monkeypatch.undo()
+    run = steps.shard(ds, paths)
+    assert run.written == [] and [s.sources for s in run.all_shards] == [(sha(a),)]
+    assert copying.read_records(ws.staged / "data")["train-00000.parquet"]["sha256"] == sha(a)
+
+
+def test_a_lost_record_is_measured_again_from_the_shard(copying_workspace):
+    ws = copying_workspace
+    land(ws, "train/a.parquet", 300)
+    ds, _ = ws.stage()
+    before = read_shards(ds, ws.staged)
+    (ws.staged / "data" / copying.RECORD).unlink()
+    assert read_shards(ds, ws.staged) == before
+
+
+def test_a_file_rewritten_in_place_since_validation_is_not_copied(copying_workspace):
+    ws = copying_workspace
+    a = land(ws, "train/a.parquet", 100)
+    ds, paths = ws.config().datasets[0], ws.paths()
+    steps.land(ds, paths)
+    land(ws, "train/a.parquet", 100, seed=9)
+    with pytest.raises(RuntimeError, match="train/a.parquet: changed since it was validated"):
+        steps.shard(ds, paths)
+    assert not (ws.staged / "data").exists() and a.exists()
+
+
+def test_copied_and_rewritten_shards_publish_and_load_together(copying_workspace, hub_server):
+    ws = copying_workspace
+    land(ws, "train/a.parquet", 120)
+    land(ws, "train/b.parquet", 80, seed=1, start_id=120, compression="zstd")
+    land(ws, "test/a.parquet", 30, seed=2, start_id=1000)
+    ds, paths = ws.stage()
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+    loaded = datasets.load_dataset(ds.hub.repo_id)
+    assert sorted(loaded["train"]["id"]) == list(range(200)) and loaded["test"]["id"] == list(range(1000, 1030))
+    info = loaded["train"].info.splits["train"]
+    assert info.num_examples == 200 and info.num_bytes == sum(s.arrow_bytes for s in read_shards(ds, ws.staged)
+                                                              if s.split == "train")
