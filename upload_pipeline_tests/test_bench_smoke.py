@@ -19,12 +19,14 @@ def test_every_benchmark_runs_and_reports(tmp_path):
 
     assert results["landing"]["files"] == 4 and results["landing"]["bytes"] > 1_000_000
     hub = results["hub"]["median"]
-    assert set(hub) == {"ours", "upload_folder", "push_to_hub", "ours_snappy", "ours_copy"}
+    assert set(hub) == {"ours", "upload_folder", "push_to_hub", "ours_snappy", "ours_copy",
+                         "upload_folder_copy"}
     assert hub["ours_snappy"]["shard_bytes"] > hub["ours"]["shard_bytes"]  # snappy compresses less than zstd
     assert hub["ours"]["shards"] == 3 and hub["ours"]["commits"] == 1
     assert hub["ours"]["lfs_bytes"] == hub["ours"]["shard_bytes"] == hub["upload_folder"]["lfs_bytes"]
     # Every landed file fits (snappy, small row groups): each is staged as it is, one shard per file.
     assert hub["ours_copy"]["shards"] == 4 and hub["ours_copy"]["shard_bytes"] == results["landing"]["bytes"]
+    assert hub["upload_folder_copy"]["lfs_bytes"] == hub["ours_copy"]["lfs_bytes"] == results["landing"]["bytes"]
     assert hub["push_to_hub"]["load_s"] > 0 and hub["push_to_hub"]["push_s"] > 0
     append = results["append"]["median"]
     assert append["ours"]["new_shards"] == 1 and append["ours"]["commits"] == 1

@@ -34,18 +34,20 @@ def _stacked(ax, rows: list[tuple[str, list[tuple[str, float]], str | None]], xl
 
 
 def hub(res: dict[str, Any], limits: dict[str, Any] | None, path: Path) -> None:
-    o, c, f, p = (median_rep(res["reps"], case) for case in ("ours", "ours_copy", "upload_folder", "push_to_hub"))
+    o, c, f, fc, p = (median_rep(res["reps"], case)
+                      for case in ("ours", "ours_copy", "upload_folder", "upload_folder_copy", "push_to_hub"))
     rows = [("ours", [("validate", o["validate_s"]), ("shard", o["shard_s"]), ("card", o["card_s"]),
                       ("upload", o["upload_s"])], None),
             ("ours, copying\nfitting files", [("validate", c["validate_s"]), ("copy", c["shard_s"]),
                                               ("card", c["card_s"]), ("upload", c["upload_s"])], None),
             ("upload_folder\n(our shards)", [("upload", f["total_s"])], _PEER),
+            ("upload_folder\n(copied tree)", [("upload", fc["total_s"])], _PEER),
             ("load_dataset +\npush_to_hub", [("load", p["load_s"]), ("push", p["push_s"])], _PEER)]
     if limits:
         put = o["lfs_bytes"] / (limits["hub_put"]["mb_s"] * 1e6)
         rows.append(("limit: pyarrow\nrewrite + raw PUT", [("rewrite", limits["parquet"]["rewrite_s"]),
                                                             ("PUT", put)], _LIMIT))
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     _stacked(ax, rows, "seconds (median)")
     ax.set_title(f"Full publish to the local Hub, {res['input_bytes'] / 1e6:.0f} MB of parquet in "
                  f"{res['files']} files", fontsize=10)
