@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.hashing import sha256_file
-from upload_pipeline.parquet_io import batch_rows, dataset_schema, describe
+from upload_pipeline.parquet_io import batch_rows, strict_difference
 from upload_pipeline.state import read_json, write_json_atomic
 
 RECORD = ".copied.json"
@@ -31,7 +31,7 @@ def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
     """Why the landed file at `path` cannot be staged as it is, or None when it can (footer only, no data read)."""
     if path.stat().st_size > ds.shard_size:
         return f"larger than shard_size ({ds.shard_size} bytes)"
-    if describe(dataset_schema(pq.read_schema(path))) != describe(schema):
+    if strict_difference(pq.read_schema(path), schema):
         return "its columns differ from the dataset schema (they are cast when rewritten)"
     codecs = _CODECS.get(ds.compression, {ds.compression.upper()})
     meta = pq.read_metadata(path)

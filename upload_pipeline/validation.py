@@ -166,6 +166,7 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
              cache: dict[str, dict]) -> tuple[str, int, int]:
     """Decode every row once (corrupt pages show here, not halfway through a shard) and hash the bytes."""
     hit = cache.get(landed.relpath)
+    # An entry without arrow_bytes is from before they were recorded: the file is read again, once.
     if hit and (hit["size"], hit["mtime_ns"], hit["schema"]) == (landed.size, landed.mtime_ns, fingerprint) \
             and "arrow_bytes" in hit:
         return hit["sha256"], hit["rows"], hit["arrow_bytes"]
