@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -59,9 +59,18 @@ def read_records(folder: Path) -> dict[str, dict]:
     return read_json(folder / RECORD, {})
 
 
-def write_records(folder: Path, records: dict[str, dict]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / RECORD, records)
+def stage_records(staged_root: Path, scratch: Path, data_dir: str, added: dict[str, dict],
+                  removed: list[str]) -> list[str]:
+    """Write the staged record with `added` and without the shards `removed` (paths) into `scratch`, for the journal
+    that moves the shards in or deletes them; the journal moves to add (none when the record does not change)."""
+    records = read_records(staged_root / data_dir)
+    names = {PurePosixPath(p).name for p in removed}
+    if not added and not names & records.keys():
+        return []
+    records = {k: v for k, v in records.items() if k not in names} | added
+    (scratch / data_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(scratch / data_dir / RECORD, records)
+    return [f"{data_dir}/{RECORD}"]
 
 
 def copied_shard_facts(path: Path, record: dict | None) -> tuple[str, int]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from wcmatch import fnmatch
 
-from upload_pipeline import card, journal, steps
+from upload_pipeline import card, copying, journal, steps
 from upload_pipeline.config import PipelineConfig
 from upload_pipeline.providers.base import ProviderError, StorageProvider, SyncResult
-from upload_pipeline.staging import CARD_NAME, read_shards
+from upload_pipeline.staging import CARD_NAME, data_dir, read_shards
 from upload_pipeline.state import read_json, write_json_atomic
 
 
@@ -65,7 +65,9 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
         for sha in shard.sources:
             withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
     write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
-    journal.commit(paths.file("pending"), paths.staged, [], [s.path for s in doomed])
+    gone = [s.path for s in doomed]
+    records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
+    journal.commit(paths.file("pending"), paths.staged, records, gone)
     if read_shards(ds, paths.staged):
         return steps.write_card(ds, paths)
     (paths.staged / CARD_NAME).unlink(missing_ok=True)

@@ -52,15 +52,11 @@ def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileReco
             start = max((s.index for s in existing if s.split == split), default=-1) + 1
             _write_split(ds, landing_root, split, start, files, schema, pending, run)
     if run.written:
-        moves = [s.path for s in run.written]
-        if run.copied:  # their record goes in with them, by the same journal
-            records = copying.read_records(staged_root / data_dir(ds))
-            records |= {PurePosixPath(s.path).name: {"size": s.size, "sha256": s.sources[0],
-                                                     "arrow_bytes": s.arrow_bytes}
-                        for s in run.written if s.path in run.copied}
-            copying.write_records(pending / data_dir(ds), records)
-            moves.append(f"{data_dir(ds)}/{copying.RECORD}")
-        journal.commit(pending, staged_root, moves, [])
+        copied = {PurePosixPath(s.path).name: {"size": s.size, "sha256": s.sources[0], "arrow_bytes": s.arrow_bytes}
+                  for s in run.written if s.path in run.copied}
+        # The copies' record goes in with them, by the same journal.
+        moves = copying.stage_records(staged_root, pending, data_dir(ds), copied, [])
+        journal.commit(pending, staged_root, [s.path for s in run.written] + moves, [])
     run.all_shards = read_shards(ds, staged_root)
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from unittest.mock import ANY
 
 import datasets
 import pyarrow as pa
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from upload_pipeline import copying, journal, remote, steps
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.parquet_io import dataset_schema
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline.staging import read_shards
@@ -148,3 +150,18 @@ def test_copied_and_rewritten_shards_publish_and_load_together(copying_workspace
     info = loaded["train"].info.splits["train"]
     assert info.num_examples == 200 and info.num_bytes == sum(s.arrow_bytes for s in read_shards(ds, ws.staged)
                                                               if s.split == "train")
+
+
+def test_deleting_a_split_drops_its_copies_from_the_record(copying_workspace, hub_server):
+    ws = copying_workspace
+    train, test = land(ws, "train/a.parquet", 40), land(ws, "test/a.parquet", 10, seed=5)
+    ds, paths = ws.stage()
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+    delete_from_hub(ws.config(), hub, DeleteRequest("ds", "default", split="test", confirm=True))
+    assert copying.read_records(ws.staged / "data") == {
+        "train-00000.parquet": {"size": train.stat().st_size, "sha256": sha(train), "arrow_bytes": ANY}}
+    assert list(datasets.load_dataset(ds.hub.repo_id)) == ["train"]
+    # The withdrawn file stays withdrawn: the next publish does not copy it back.
+    ws.stage()
+    assert [s.sources for s in read_shards(ds, ws.staged)] == [(sha(train),)] and test.exists()
