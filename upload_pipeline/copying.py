@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.hashing import sha256_file
-from upload_pipeline.parquet_io import batch_rows, strict_difference
+from upload_pipeline.parquet_io import iter_batches, strict_difference
 from upload_pipeline.state import read_json, write_json_atomic
 
 RECORD = ".copied.json"
@@ -78,8 +78,4 @@ def copied_shard_facts(path: Path, record: dict | None) -> tuple[str, int]:
     size = path.stat().st_size
     if record is not None and record["size"] == size:
         return record["sha256"], record["arrow_bytes"]
-    arrow_bytes = 0
-    with pq.ParquetFile(path, pre_buffer=False) as pf:
-        for batch in pf.iter_batches(batch_size=batch_rows(pf), use_threads=False):
-            arrow_bytes += batch.nbytes
-    return sha256_file(path), arrow_bytes
+    return sha256_file(path), sum(batch.nbytes for batch in iter_batches(path))

@@ -89,10 +89,15 @@ def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.Reco
     return pa.RecordBatch.from_arrays(columns, schema=reference)
 
 
-def iter_conformed(path: Path, reference: pa.Schema, policy: str) -> Iterator[pa.RecordBatch]:
-    """Yield the file's rows in order as batches with the reference schema."""
+def iter_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """Yield the file's rows in order, a bounded batch at a time, as the file has them."""
     # pre_buffer=False: pyarrow's default coalesces the reads of every row group of the file up front, so memory
     # grew with the file size (the whole compressed file was held); without it one column chunk is read at a time.
     with pq.ParquetFile(path, pre_buffer=False) as pf:
-        for batch in pf.iter_batches(batch_size=batch_rows(pf), use_threads=False):
-            yield conform(batch, reference, policy)
+        yield from pf.iter_batches(batch_size=batch_rows(pf), use_threads=False)
+
+
+def iter_conformed(path: Path, reference: pa.Schema, policy: str) -> Iterator[pa.RecordBatch]:
+    """Yield the file's rows in order as batches with the reference schema."""
+    for batch in iter_batches(path):
+        yield conform(batch, reference, policy)
