@@ -37,9 +37,11 @@ def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
     meta = pq.read_metadata(path)
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
-        if group.num_rows > ds.row_group_rows or group.total_byte_size > ds.row_group_bytes:
-            return (f"row group {i} has {group.num_rows} rows, {group.total_byte_size} bytes; over row_group_rows or "
-                    "row_group_bytes")
+        if group.num_rows > ds.row_group_rows:
+            return f"row group {i} has {group.num_rows} rows, over row_group_rows ({ds.row_group_rows})"
+        if group.total_byte_size > ds.row_group_bytes:
+            return (f"row group {i} has {group.total_byte_size} bytes uncompressed, over row_group_bytes "
+                    f"({ds.row_group_bytes})")
         odd = {group.column(c).compression for c in range(group.num_columns)} - codecs
         if odd:
             return f"row group {i} is compressed with {', '.join(sorted(odd))}, not {ds.compression}"

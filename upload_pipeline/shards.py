@@ -36,6 +36,8 @@ class ShardRun:
     all_shards: list[Shard]
     hashes: dict[str, str] = field(default_factory=dict)  # sha256 of each written shard, hashed as it was written
     copied: list[str] = field(default_factory=list)  # written shards that are landed files copied as they are
+    # copy_fitting_files: landed file → why it was rewritten instead of copied
+    not_copied: dict[str, str] = field(default_factory=dict)
 
 
 def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileRecord], schema: pa.Schema,
@@ -65,7 +67,12 @@ def _write_split(ds: DatasetConfig, landing_root: Path, split: str, index: int, 
                  schema: pa.Schema, pending: Path, run: ShardRun) -> None:
     """Shard one split's new files in path order: a file that fits is copied, runs of the others are rewritten."""
     def fits(record: FileRecord) -> bool:
-        return ds.copy_fitting_files and copying.misfit(landing_root / record.relpath, ds, schema) is None
+        if not ds.copy_fitting_files:
+            return False
+        reason = copying.misfit(landing_root / record.relpath, ds, schema)
+        if reason is not None:
+            run.not_copied[record.relpath] = reason
+        return reason is None
 
     for copy, group in groupby(files, key=fits):
         if copy:

@@ -126,13 +126,16 @@ def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
 
 
 def test_files_copied_as_landed_pass_the_checks_and_load_from_every_copy(workspace):
-    workspace.dataset(copy_fitting_files=True, compression="snappy")  # pyarrow's default codec, as landed here
+    # snappy: pyarrow's default codec, as landed here; train's one 80-row row group is over row_group_rows
+    workspace.dataset(copy_fitting_files=True, compression="snappy", row_group_rows=50)
     workspace.land("train/a.parquet", rows=80)
     workspace.land("test/a.parquet", rows=20, seed=1)
     result = materialize_all(workspace)
     assert result.success and all(passed for passed, _ in checks(result).values()), checks(result)
-    assert materialized(result)["shards"]["copied_as_is"].value.splitlines() == [
-        "- `data/train-00000.parquet`", "- `data/test-00000.parquet`"]
+    shards = materialized(result)["shards"]
+    assert shards["copied_as_is"].value.splitlines() == ["- `data/test-00000.parquet`"]
+    assert shards["rewritten_not_copied"].value == {
+        "train/a.parquet": "row group 0 has 80 rows, over row_group_rows (50)"}
     hub_repo = workspace.root / "remote" / "hub" / "tests" / "ds"
     assert not list(hub_repo.rglob("*.copied.json"))  # the record stays in staging
     for tree in (workspace.staged, hub_repo):

@@ -68,6 +68,7 @@ def test_files_that_do_not_fit_are_rewritten_between_the_copies_in_path_order(co
     run = steps.shard(ds, paths)
     assert [s.path for s in run.written] == [f"data/train-0000{i}.parquet" for i in range(3)]
     assert run.copied == ["data/train-00000.parquet", "data/train-00002.parquet"]
+    assert run.not_copied == {f"train/{n}.parquet": "row group 0 is compressed with ZSTD, not snappy" for n in "bc"}
     middle = pq.read_metadata(ws.staged / "data/train-00001.parquet")
     assert middle.row_group(0).column(0).compression == "SNAPPY" and middle.num_rows == 200
     ids = [i for s in run.written for i in pq.read_table(ws.staged / s.path)["id"].to_pylist()]
@@ -76,8 +77,8 @@ def test_files_that_do_not_fit_are_rewritten_between_the_copies_in_path_order(co
 
 @pytest.mark.parametrize("overrides, write_options, reason", [
     ({"shard_size": "1KB"}, {}, "larger than shard_size"),
-    ({"row_group_rows": 50}, {}, "over row_group_rows"),
-    ({"row_group_bytes": "1KB"}, {}, "over row_group_rows or row_group_bytes"),
+    ({"row_group_rows": 50}, {}, "has 100 rows, over row_group_rows (50)"),
+    ({"row_group_bytes": "1KB"}, {}, "bytes uncompressed, over row_group_bytes (1000)"),
     ({}, {"compression": "gzip"}, "compressed with GZIP, not snappy"),
 ])
 def test_why_a_file_does_not_fit(copying_workspace, overrides, write_options, reason):

@@ -37,6 +37,8 @@ def shards_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefin
         for s in run.written:
             how = "copied as landed" if s.path in run.copied else "wrote"
             context.log.info(f"{how} {s.path}: {s.rows} rows, {s.size} bytes")
+        for relpath, reason in run.not_copied.items():
+            context.log.info(f"rewrote {relpath} instead of copying it: {reason}")
         all_shards = run.all_shards
         per_split = {split: sum(s.rows for s in all_shards if s.split == split) for split in ds.splits}
         return dg.MaterializeResult(
@@ -49,6 +51,7 @@ def shards_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefin
                 "new_rows": sum(s.rows for s in run.written),
                 # copy_fitting_files: the new shards that are landed files copied as they are
                 "copied_as_is": paths_md(run.copied, "none"),
+                "rewritten_not_copied": dg.MetadataValue.json(run.not_copied),
                 "staged_bytes": sum(s.size for s in all_shards),
             },
             check_results=[rows_check(paths, all_shards), schema_check(paths, all_shards)],
