@@ -149,6 +149,9 @@ class AutomationConfig(_Strict):
     max_batch_wait_seconds: float = Field(
         default=300, ge=0, description="publish even while more files keep arriving, once the oldest waited this")
     batch_retries: int = Field(default=2, ge=0, description="new runs for a batch whose run failed")
+    max_hub_commits_per_hour: int = Field(
+        default=100, ge=1, description="landing sensors hold a batch back while its Hub repo had this many commits "
+                                       "from this pipeline in the last hour (the Hub allows about 128)")
     reconcile_cron: str | None = Field(default="0 3 * * *", description="nightly remote = staged check and repair")
     publish_cron: str | None = Field(default=None, description="publish every dataset on a schedule too")
     slack_channel: str | None = Field(default=None, description="run failures are posted here (SLACK_BOT_TOKEN)")

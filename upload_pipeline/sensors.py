@@ -4,6 +4,11 @@ The run key is a digest of the new files' content hashes, so a file dropped twic
 for nothing new. Files still being written hold the batch back (they join it once settled), but never longer
 than `max_batch_wait_seconds` after the oldest new file landed. A batch whose run failed is asked for again
 up to `batch_retries` times (a run key alone would never run twice); after that it waits for new files.
+
+The Hub limits commits per repo (about 128 an hour); one publish is one commit, but several datasets can publish
+into one repo and files can land every minute. So a batch is also held back while the dataset's Hub repo had
+`max_hub_commits_per_hour` commits in the last hour, counted from the event log (the `hub_copy` materializations
+that made a commit, of every dataset publishing into that repo). Held back, the batch grows: later files join it.
 """
 
 import time
@@ -49,10 +54,46 @@ def evaluate(context: dg.SensorEvaluationContext, cfg: PipelineConfig, ds: Datas
     if len(runs) > cfg.automation.batch_retries:
         return dg.SensorResult(skip_reason=f"batch {key} failed {len(runs)} times; waiting for new files",
                                cursor=seen.fingerprint)
+    budget = hub_commit_budget(context.instance, cfg, ds, now)
+    if budget:
+        return dg.SensorResult(skip_reason=budget, cursor=seen.fingerprint)
     context.log.info(f"{ds.name}: {len(seen.new_files)} new file(s): {', '.join(seen.new_files[:10])}")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"{key}-{len(runs)}", tags={BATCH_TAG: key})],
         cursor=seen.fingerprint)
+
+
+def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: DatasetConfig, now: float) -> str:
+    """Why a publish of `ds` must wait for its Hub repo's hourly commit budget, or "" when it need not."""
+    if ds.hub is None:
+        return ""
+    limit = cfg.automation.max_hub_commits_per_hour
+    times = sorted(t for other in cfg.datasets if other.hub is not None and other.hub.repo_id == ds.hub.repo_id
+                   for t in _commit_times(instance, dg.AssetKey([other.name, "hub_copy"]), now - 3600))
+    if len(times) < limit:
+        return ""
+    # The newest `limit` commits are what the budget is made of; the oldest of them frees the next slot.
+    free_in = max(0, round(times[-limit] + 3600 - now))
+    return (f"Hub repo {ds.hub.repo_id} had {len(times)} commits in the last hour "
+            f"(max_hub_commits_per_hour: {limit}); the batch waits, about {free_in} s")
+
+
+def _commit_times(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> list[float]:
+    """When the materializations of `key` after `since` made a Hub commit."""
+    times, cursor = [], None
+    while True:
+        page = instance.fetch_materializations(dg.AssetRecordsFilter(key, after_timestamp=since), limit=100,
+                                               cursor=cursor)
+        times += [r.timestamp for r in page.records if _made_a_commit(r.asset_materialization)]
+        if not page.has_more:
+            return times
+        cursor = page.cursor
+
+
+def _made_a_commit(materialization: dg.AssetMaterialization | None) -> bool:
+    # A publish with nothing to change reports the commit the repo is at, with noop: true.
+    metadata = materialization.metadata if materialization else {}
+    return "commit_id" in metadata and "noop" in metadata and not metadata["noop"].value
 
 
 def landing_sensors(cfg: PipelineConfig) -> list[dg.SensorDefinition]:

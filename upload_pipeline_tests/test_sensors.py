@@ -7,10 +7,13 @@ import shutil
 import time
 
 import dagster as dg
+import yaml
 
 from upload_pipeline import sensors
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline.staging import read_shards
+from upload_pipeline_tests import datagen
+from upload_pipeline_tests.conftest import settle
 
 
 def tick(workspace, instance, now=None, cursor=None) -> dg.SensorResult:
@@ -88,6 +91,30 @@ def test_a_batch_with_a_run_is_not_requested_again_but_a_failed_one_is_retried(w
             assert result.run_requests[0].run_key == f"{key}-{attempt + 1}"
         else:
             assert "failed 3 times" in reason(result)
+
+
+def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspace):
+    data = yaml.safe_load(workspace.config_file.read_text())
+    # A second dataset publishing into the same repo (another config) spends the same budget.
+    data["datasets"].append({**data["datasets"][0], "name": "other", "config_name": "other",
+                             "s3": {"bucket": "test-bucket", "prefix": "datasets/other"}})
+    data["automation"] = {"max_hub_commits_per_hour": 2}
+    workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    instance = dg.DagsterInstance.ephemeral()
+    defs = build_definitions(workspace.config(), environ={})
+    workspace.land("train/a.parquet", rows=10)
+    assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success
+    assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success  # nothing new: no commit
+    workspace.land("train/b.parquet", rows=10, seed=1)
+    assert len(tick(workspace, instance).run_requests) == 1  # one commit of two
+    datagen.write(workspace.root / "process/other/train/a.parquet", 10, seed=2)
+    settle(workspace.root / "process/other/train/a.parquet")
+    assert defs.resolve_job_def("publish_other").execute_in_process(instance=instance).success
+    held = tick(workspace, instance)
+    assert not held.run_requests
+    assert "tests/ds had 2 commits in the last hour (max_hub_commits_per_hour: 2)" in reason(held)
+    # An hour after the first commit its slot is free again.
+    assert len(tick(workspace, instance, now=time.time() + 3601).run_requests) == 1
 
 
 def test_the_sensor_is_on_by_default_and_a_switch_turns_it_off(workspace):
