@@ -4,8 +4,9 @@ A sync makes `s3://<bucket>/<prefix>/` equal to the staged tree: objects whose s
 file's are uploaded, and under the `mirror` policy objects that staging no longer has are deleted (`archives/`
 aside). Uploads go through s3transfer (multipart above the threshold, parts in parallel) and are verified
 after (see s3_transfer); the sha256 of remote objects comes from s3_tree. Unfinished multipart uploads under
-the prefix — left by a crash — are aborted at the start of every sync, so no orphan parts accumulate. The
-connection, the retry budget and the knobs are in s3_client.
+the prefix — left by a crash — are looked at first: continued when their parts are a file this sync uploads,
+else aborted, so no orphan parts accumulate (s3_resume). The connection, the retry budget and the knobs are in
+s3_client.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from upload_pipeline.providers.base import SyncPlan, SyncRequest, SyncResult
 from upload_pipeline.providers.plan import diff, under
 from upload_pipeline.providers.s3_client import S3Connection, key_prefix
 from upload_pipeline.providers.s3_errors import credential_source, first_failure
+from upload_pipeline.providers.s3_resume import Resumable, claim_stale_uploads, resume
 from upload_pipeline.providers.s3_transfer import (
-    Item, abort_stale_uploads, delete_keys, send, stored_sha256, target_args)
+    Item, delete_keys, stored_sha256, target_args, upload, verify_uploads)
 from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
 from upload_pipeline.staging import CARD_NAME
 
@@ -70,12 +72,14 @@ class S3StorageResource(S3Connection):
             ProviderError: an upload, a verification or a deletion failed (nothing is deleted then).
         """
         client, base, started = self.client(), key_prefix(target), time.monotonic()
-        aborted = self._call(f"clean up unfinished uploads under {self.uri(target)}",
-                             lambda: abort_stale_uploads(client, target.bucket, base))
         items = [Item(base + u.path, u.size, u.sha256, u.source, u.content) for u in plan.uploads]
+        checksum = bool(items) and self.digests(target).sha256  # no probe when there is nothing to upload
+        claimed, aborted = self._call(
+            f"look at unfinished uploads under {self.uri(target)}",
+            lambda: claim_stale_uploads(client, target.bucket, base, items, self.transfer_config(), checksum))
         cache = self._cache(target)
         # The card goes last, deletions after it: a reader following the README never meets a missing shard.
-        checked = self._send(target, [i for i in items if i.key != base + CARD_NAME], cache)
+        checked = self._send(target, [i for i in items if i.key != base + CARD_NAME], cache, claimed)
         checked += self._send(target, [i for i in items if i.key == base + CARD_NAME], cache)
         if plan.deletes:
             self._call(f"delete under {self.uri(target)}",
@@ -84,13 +88,15 @@ class S3StorageResource(S3Connection):
         cache.save()
         seconds = time.monotonic() - started
         threshold = self.transfer_config().multipart_threshold
-        return SyncResult(plan, url=self.uri(target), bytes_sent=plan.upload_bytes, metadata={
+        resumed = sum(r.bytes_held for r in claimed.values())
+        return SyncResult(plan, url=self.uri(target), bytes_sent=plan.upload_bytes - resumed, metadata={
             "s3_uris": [self.uri(target, u.path) for u in plan.uploads],  # also read by the audit log
             "objects_uploaded": len(items), "objects_deleted": len(plan.deletes),
             "objects_skipped": plan.unchanged, "bytes_uploaded": plan.upload_bytes,
             "multipart_objects": sum(i.size >= threshold for i in items), "checksums_compared": checked,
             "upload_checksum": self.digests(target).describe() if items else "none (nothing uploaded)",
-            "stale_uploads_aborted": len(aborted), "seconds": round(seconds, 3),
+            "stale_uploads_aborted": len(aborted), "uploads_continued": len(claimed),
+            "bytes_already_uploaded": resumed, "seconds": round(seconds, 3),
             "throughput_mb_s": round(plan.upload_bytes / 1e6 / seconds, 2) if seconds > 0 else 0.0,
             "delete_policy": target.delete_policy, "attempts_per_request": self.attempts})
 
@@ -188,12 +194,18 @@ class S3StorageResource(S3Connection):
                    self._cache(target))
         return self.uri(target, path)
 
-    def _send(self, target: S3Target, items: list[Item], cache: HeadCache) -> int:
-        """Upload and verify `items`; returns how many had their server checksum compared."""
+    def _send(self, target: S3Target, items: list[Item], cache: HeadCache,
+              claimed: dict[str, Resumable] | None = None) -> int:
+        """Upload `items` (continuing the `claimed` unfinished uploads) and verify them; returns how many had
+        their server checksum compared."""
         if not items:
             return 0
-        verified, failures = send(self.client(), target.bucket, items, self.transfer_config(),
-                                  target_args(target), self.digests(target).sha256, self.max_concurrency)
+        client, config, checksum = self.client(), self.transfer_config(), self.digests(target).sha256
+        claimed = claimed or {}
+        failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config,
+                          target_args(target), checksum)
+        failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency)
+        verified, failures = verify_uploads(client, target.bucket, items, failures, config, self.max_concurrency)
         for item, etag, _ in verified:
             cache.put(item.key, etag, item.size, item.sha256)
         cache.save()  # what did arrive is known next time, even when something else failed

@@ -61,8 +61,8 @@ def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, 
            checksum: bool) -> dict[str, BaseException]:
     """Upload `items` through one s3transfer TransferManager, so all files share `max_concurrency` threads.
 
-    A multipart upload that fails is aborted by s3transfer; if the server is gone the abort fails too, and
-    the next sync's `abort_stale_uploads` cleans up. Returns key → exception for the items that failed.
+    A multipart upload that fails is aborted by s3transfer; if the server is gone the abort fails too, and the
+    next sync continues or aborts it (s3_resume). Returns key → exception for the items that failed.
     """
     failures: dict[str, BaseException] = {}
     with create_transfer_manager(client, config) as manager:
@@ -77,21 +77,20 @@ def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, 
     return failures
 
 
-def send(client: Any, bucket: str, items: list[Item], config: TransferConfig, extra_args: dict[str, Any],
-         checksum: bool, workers: int) -> tuple[list[tuple[Item, str, bool]], dict[str, BaseException]]:
-    """Upload `items`, then verify each one that arrived (in parallel HEADs).
+def verify_uploads(client: Any, bucket: str, items: list[Item], failures: dict[str, BaseException],
+                   config: TransferConfig, workers: int) -> tuple[list[tuple[Item, str, bool]], dict]:
+    """Verify each of `items` that arrived (not in `failures`, key → exception of its upload) in parallel HEADs.
 
     Returns:
         (item, ETag, server checksum compared) for each verified item, and key → exception for the others.
     """
-    failures = upload(client, bucket, items, config, extra_args, checksum)
-
     def check(item: Item) -> tuple[Item, Any]:
         try:
             return item, verify(client, bucket, item, config)
         except Exception as exc:  # noqa: BLE001 - reported per key by the caller
             return item, exc
 
+    failures = dict(failures)
     verified = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for item, outcome in pool.map(check, [i for i in items if i.key not in failures]):
@@ -177,17 +176,6 @@ def composite_sha256(item: Item, config: TransferConfig, parts: int) -> str | No
             digests.update(hashlib.sha256(chunk).digest())
             whole.update(chunk)
     return base64.b64encode(digests.digest()).decode() if whole.hexdigest() == item.sha256 else None
-
-
-def abort_stale_uploads(client: Any, bucket: str, prefix: str) -> list[str]:
-    """Abort every unfinished multipart upload under `prefix` (left by a crash): its parts cost storage and
-    never become an object. One sync per prefix at a time is assumed, as for the staged tree."""
-    aborted = []
-    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
-        for up in page.get("Uploads", []):
-            client.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
-            aborted.append(up["Key"])
-    return aborted
 
 
 def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> None:

@@ -176,8 +176,8 @@ def test_errors_past_the_attempt_budget_say_how_many_attempts(workspace, bucket,
     assert proxy.counts["PutObject"] == 3  # total_max_attempts, not retries
 
 
-def test_a_server_killed_mid_multipart_then_a_rerun_completes_and_leaves_no_upload(workspace, moto, bucket,
-                                                                                 proxied, proxy):
+def test_a_server_killed_mid_multipart_then_a_rerun_continues_the_upload_and_leaves_none(workspace, moto, bucket,
+                                                                                        proxied, proxy):
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, bucket)
     add_blob(workspace)
@@ -190,8 +190,34 @@ def test_a_server_killed_mid_multipart_then_a_rerun_completes_and_leaves_no_uplo
     [orphan] = client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)["Uploads"]  # its abort failed too
     assert orphan["Key"] == PREFIX + "extra/blob.bin"
 
+    proxy.reset_counters()
     result = publish(provider, ds, paths)
-    assert result.metadata["stale_uploads_aborted"] == 1
+    # Part 1 is on the server and is the file's first 5 MiB: only parts 2 and 3 travel.
+    meta = result.metadata
+    assert (meta["uploads_continued"], meta["stale_uploads_aborted"]) == (1, 0)
+    assert meta["bytes_already_uploaded"] == 5 * MiB and result.bytes_sent == meta["bytes_uploaded"] - 5 * MiB
+    assert proxy.counts["UploadPart"] == 2 and proxy.counts["CompleteMultipartUpload"] == 1
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
+    assert read_back(client, bucket) == staged(paths)
+    head = client.head_object(Bucket=bucket, Key=PREFIX + "extra/blob.bin", ChecksumMode="ENABLED")
+    assert head["ETag"].endswith('-3"') and head["Metadata"]["sha256"] == staged(paths)["extra/blob.bin"]
+
+
+def test_an_unfinished_upload_whose_parts_are_not_the_file_is_aborted_and_the_file_sent_whole(
+        workspace, moto, bucket, proxied, proxy):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    add_blob(workspace)
+    client = moto.client()
+    key = PREFIX + "extra/blob.bin"
+    for body in (bytes(5 * MiB), b"x" * (6 * MiB)):  # a part's size but other bytes; a part of another size
+        up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")
+        client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=body,
+                           ChecksumAlgorithm="SHA256")
+    client.create_multipart_upload(Bucket=bucket, Key=PREFIX + "data/gone.parquet")  # a file no longer staged
+    result = publish(s3_provider(proxied), ds, paths)
+    assert (result.metadata["uploads_continued"], result.metadata["stale_uploads_aborted"]) == (0, 3)
+    assert proxy.counts["UploadPart"] == 3 + PROBE_PARTS
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
     assert read_back(client, bucket) == staged(paths)
 

@@ -14,7 +14,7 @@ import pytest
 
 from upload_pipeline.providers.base import ProviderError
 
-from .conftest import add_blob, s3_provider, stage
+from .conftest import MiB, add_blob, s3_provider, stage
 from .test_s3 import PREFIX, flip_first_byte, publish, read_back, staged
 
 pytestmark = pytest.mark.radosgw
@@ -52,7 +52,7 @@ def test_a_body_changed_after_its_md5_is_rejected_and_reported(workspace, radosg
     assert "Uploads" not in client.list_multipart_uploads(Bucket=rgw_bucket, Prefix=PREFIX)  # aborted
 
 
-def test_a_radosgw_crash_mid_multipart_is_resumed_by_the_next_sync(workspace, radosgw, rgw_bucket):
+def test_a_radosgw_crash_mid_multipart_is_continued_by_the_next_sync(workspace, radosgw, rgw_bucket):
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, rgw_bucket)
     blob = add_blob(workspace)
@@ -73,8 +73,14 @@ def test_a_radosgw_crash_mid_multipart_is_resumed_by_the_next_sync(workspace, ra
     assert len(client.list_parts(Bucket=rgw_bucket, Key=orphan["Key"], UploadId=orphan["UploadId"])["Parts"]) == 1
 
     provider.client().meta.events.unregister("before-call.s3.UploadPart", crash_before_part_two)
+    sent = []
+    provider.client().meta.events.register("before-parameter-build.s3.UploadPart",
+                                           lambda params, **_: sent.append(params["PartNumber"]))
     result = publish(provider, ds, paths)
-    assert result.metadata["stale_uploads_aborted"] == 1
+    # The part that survived the crash is the file's first 5 MiB (its ETag is its MD5): only 2 and 3 travel.
+    assert (result.metadata["uploads_continued"], result.metadata["stale_uploads_aborted"]) == (1, 0)
+    assert result.metadata["bytes_already_uploaded"] == 5 * MiB
+    assert sorted(sent) == [2, 3]
     assert "Uploads" not in client.list_multipart_uploads(Bucket=rgw_bucket, Prefix=PREFIX)
     assert read_back(client, rgw_bucket)["extra/blob.bin"] == hashlib.sha256(blob.read_bytes()).hexdigest()
     assert read_back(client, rgw_bucket) == staged(paths)
