@@ -9,13 +9,13 @@ import tarfile
 import dagster as dg
 import pytest
 
-from upload_pipeline import archive
+from upload_pipeline import archive, remote
 from upload_pipeline.archive import LocalArchiveStore, build, publish_archive
 from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.state import read_jsonl
 from upload_pipeline_tests.test_assets import materialize_all, materialized
-from upload_pipeline_tests.test_providers.conftest import s3_provider, stage
+from upload_pipeline_tests.test_providers.conftest import MiB, add_blob, s3_provider, stage
 
 pytestmark = pytest.mark.usefixtures("no_ambient_aws")
 
@@ -84,6 +84,28 @@ def test_a_failed_upload_keeps_the_archive_for_the_retry(staged_ds, moto, bucket
     assert not kept.exists() and len(read_jsonl(paths.file(archive.HISTORY))) == 2
     body = moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == record.sha256
+
+
+def test_an_archive_upload_cut_by_a_crash_is_continued_and_a_sync_in_between_leaves_it(
+        workspace, bucket, moto, proxied, proxy):
+    workspace.land("train/a.parquet", rows=50)
+    add_blob(workspace)  # incompressible: the archive is about 12 MiB, three 5 MiB parts
+    ds, paths = stage(workspace, bucket, archive=True)
+    provider = s3_provider(proxied, attempts=1, max_concurrency=1)
+    proxy.kill_on_next(op="UploadPart", path=r"archives/", skip=1)  # part 1 lands, the server dies at part 2
+    with pytest.raises(ProviderError):
+        publish_archive(provider, ds.s3, "ds", paths, "v1")
+    proxy.revive()
+    # The S3 copy runs before the archive in a run: it leaves the archive's unfinished upload alone.
+    synced = remote.sync(provider, ds.s3, remote.sync_request(ds, paths, "s3", "publish"))
+    assert synced.metadata["stale_uploads_aborted"] == 0
+    proxy.reset_counters()
+    record = publish_archive(provider, ds.s3, "ds", paths, "v1")
+    assert record.status == "uploaded" and record.reused_temp
+    assert proxy.counts["UploadPart"] == record.size // (5 * MiB) == 2  # parts 2 and 3
+    body = moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == record.sha256
+    assert "Uploads" not in moto.client().list_multipart_uploads(Bucket=bucket)
 
 
 def test_an_unchanged_tree_is_neither_rebuilt_nor_uploaded(workspace, staged_ds, bucket, proxied, proxy, monkeypatch):

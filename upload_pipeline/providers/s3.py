@@ -74,9 +74,11 @@ class S3StorageResource(S3Connection):
         client, base, started = self.client(), key_prefix(target), time.monotonic()
         items = [Item(base + u.path, u.size, u.sha256, u.source, u.content) for u in plan.uploads]
         checksum = bool(items) and self.digests(target).sha256  # no probe when there is nothing to upload
+        # An unfinished archive upload is the archive step's to continue (put_file), when archives are on.
+        spare = tuple(base + kept for kept in request.kept) if target.archive else ()
         claimed, aborted = self._call(
             f"look at unfinished uploads under {self.uri(target)}",
-            lambda: claim_stale_uploads(client, target.bucket, base, items, self.transfer_config(), checksum))
+            lambda: claim_stale_uploads(client, target.bucket, base, items, self.transfer_config(), checksum, spare))
         cache = self._cache(target)
         # The card goes last, deletions after it: a reader following the README never meets a missing shard.
         checked = self._send(target, [i for i in items if i.key != base + CARD_NAME], cache, claimed)
@@ -176,7 +178,8 @@ class S3StorageResource(S3Connection):
         return stored_sha256(head) if head else None
 
     def put_file(self, target: S3Target, path: str, source: Path, sha256: str) -> str:
-        """Upload one local file under the prefix and verify it, as a sync does.
+        """Upload one local file under the prefix and verify it, as a sync does; an unfinished upload of it (in
+        its folder) is continued, the others there aborted.
 
         Args:
             target: the dataset's `s3:` section.
@@ -190,8 +193,14 @@ class S3StorageResource(S3Connection):
             ProviderError: the upload or its verification failed.
         """
         self._check_bucket(target)
-        self._send(target, [Item(key_prefix(target) + path, source.stat().st_size, sha256, source)],
-                   self._cache(target))
+        client, item = self.client(), Item(key_prefix(target) + path, source.stat().st_size, sha256, source)
+        # Unfinished uploads in the file's folder (the archives) are this call's to continue or abort.
+        folder = item.key.rpartition("/")[0] + "/" if "/" in path else item.key
+        claimed, _ = self._call(
+            f"look at unfinished uploads under {self.uri(target)}",
+            lambda: claim_stale_uploads(client, target.bucket, folder, [item], self.transfer_config(),
+                                        self.digests(target).sha256))
+        self._send(target, [item], self._cache(target), claimed)
         return self.uri(target, path)
 
     def _send(self, target: S3Target, items: list[Item], cache: HeadCache,

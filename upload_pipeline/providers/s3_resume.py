@@ -49,12 +49,13 @@ class Resumable:
 
 
 def claim_stale_uploads(client: Any, bucket: str, prefix: str, items: list[Item], config: TransferConfig,
-                        checksum: bool) -> tuple[dict[str, Resumable], list[str]]:
-    """Look at every unfinished upload under `prefix`: key → the one to continue for each of `items` that has
-    one (the one holding the most bytes), and the keys of the uploads aborted."""
+                        checksum: bool, spare: tuple[str, ...] = ()) -> tuple[dict[str, Resumable], list[str]]:
+    """Look at every unfinished upload under `prefix`, but those under the `spare` key prefixes (another step's
+    to continue): key → the one to continue for each of `items` that has one (the one holding the most bytes),
+    and the keys of the uploads aborted."""
     wanted = {item.key: item for item in items if item.source is not None and item.size >= config.multipart_threshold}
     uploads = [up for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
-               for up in page.get("Uploads", [])]
+               for up in page.get("Uploads", []) if not up["Key"].startswith(spare)]
     claimed: dict[str, Resumable] = {}
     for up in uploads:
         item = wanted.get(up["Key"])
