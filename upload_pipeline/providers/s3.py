@@ -22,7 +22,7 @@ from upload_pipeline.providers.s3_client import S3Connection, key_prefix
 from upload_pipeline.providers.s3_errors import credential_source, first_failure
 from upload_pipeline.providers.s3_resume import Resumable, claim_stale_uploads, resume
 from upload_pipeline.providers.s3_transfer import (
-    Item, delete_keys, stored_sha256, target_args, upload, verify_uploads)
+    IntegrityError, Item, delete_keys, stored_sha256, target_args, upload, verify_uploads)
 from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
 from upload_pipeline.staging import CARD_NAME
 
@@ -78,7 +78,8 @@ class S3StorageResource(S3Connection):
         spare = tuple(base + kept for kept in request.kept) if target.archive else ()
         claimed, aborted = self._call(
             f"look at unfinished uploads under {self.uri(target)}",
-            lambda: claim_stale_uploads(client, target.bucket, base, items, self.transfer_config(), checksum, spare))
+            lambda: claim_stale_uploads(client, target.bucket, base, items, self.transfer_config(), checksum,
+                                        target.storage_class, spare))
         cache = self._cache(target)
         # The card goes last, deletions after it: a reader following the README never meets a missing shard.
         checked = self._send(target, [i for i in items if i.key != base + CARD_NAME], cache, claimed)
@@ -195,11 +196,11 @@ class S3StorageResource(S3Connection):
         self._check_bucket(target)
         client, item = self.client(), Item(key_prefix(target) + path, source.stat().st_size, sha256, source)
         # Unfinished uploads in the file's folder (the archives) are this call's to continue or abort.
-        folder = item.key.rpartition("/")[0] + "/" if "/" in path else item.key
+        folder = item.key[:item.key.rfind("/") + 1]
         claimed, _ = self._call(
             f"look at unfinished uploads under {self.uri(target)}",
             lambda: claim_stale_uploads(client, target.bucket, folder, [item], self.transfer_config(),
-                                        self.digests(target).sha256))
+                                        self.digests(target).sha256, target.storage_class))
         self._send(target, [item], self._cache(target), claimed)
         return self.uri(target, path)
 
@@ -209,15 +210,26 @@ class S3StorageResource(S3Connection):
         their server checksum compared."""
         if not items:
             return 0
-        client, config, checksum = self.client(), self.transfer_config(), self.digests(target).sha256
-        claimed = claimed or {}
-        failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config,
-                          target_args(target), checksum)
-        failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency)
-        verified, failures = verify_uploads(client, target.bucket, items, failures, config, self.max_concurrency)
+        verified, failures = self._upload(target, items, claimed or {})
         for item, etag, _ in verified:
             cache.put(item.key, etag, item.size, item.sha256)
         cache.save()  # what did arrive is known next time, even when something else failed
         if failures:
             raise first_failure(failures, len(items), target.bucket, self.attempts)
         return sum(compared for _, _, compared in verified)
+
+    def _upload(self, target: S3Target, items: list[Item],
+                claimed: dict[str, Resumable]) -> tuple[list[tuple[Item, str, bool]], dict[str, BaseException]]:
+        client, config, checksum = self.client(), self.transfer_config(), self.digests(target).sha256
+        failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config,
+                          target_args(target), checksum)
+        failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency)
+        verified, failures = verify_uploads(client, target.bucket, items, failures, config, self.max_concurrency)
+        # A continued upload that fails verification (the file changed since the crash but kept its first parts)
+        # was deleted by the verification: the file is sent whole now, instead of failing the publish.
+        again = [i for i in items if i.key in claimed and isinstance(failures.get(i.key), IntegrityError)]
+        if not again:
+            return verified, failures
+        more, failures_again = self._upload(target, again, {})
+        resent = {i.key for i in again}
+        return verified + more, {k: e for k, e in failures.items() if k not in resent} | failures_again

@@ -15,8 +15,8 @@ from upload_pipeline.providers.base import MissingCredentials, ProviderError
 
 SET_CREDENTIALS = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), "
                    "or AWS_PROFILE, or give boto3 another source it reads (~/.aws, SSO, an instance role)")
-PERMISSIONS = ("s3:ListBucket, s3:ListBucketMultipartUploads, s3:GetObject, s3:PutObject, s3:DeleteObject and "
-               "s3:AbortMultipartUpload")
+PERMISSIONS = ("s3:ListBucket, s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:GetObject, "
+               "s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload")
 # Codes by which S3 says the signature or the keys are wrong; radosgw and moto use the same names.
 _CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                                "TokenRefreshRequired", "InvalidClientTokenId"})

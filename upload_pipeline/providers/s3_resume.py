@@ -4,9 +4,13 @@ s3transfer cannot continue an upload it did not start, so a run killed in the mi
 all of it again. At the start of a sync every unfinished upload under the prefix is looked at. One is continued
 when it is for a file this sync uploads and every part the server holds is that file's: cut with the part size
 this sync would use, the same size, and the same bytes (the part's SHA256 checksum, else its ETag, which is the
-part's MD5 when the object is not KMS-encrypted), sent with the same kind of digest this sync sends. The missing
-parts are then uploaded and the upload completed, and the object is verified like any other (see s3_transfer).
-Every other unfinished upload is aborted: its parts cost storage and would never become an object.
+part's MD5 when the object is not KMS-encrypted), started with the same kind of digest and storage class this
+sync uses. The missing parts are then uploaded and the upload completed, and the object is verified like any
+other (see s3_transfer). The object's metadata (our sha256) is the crashed run's, fixed when the upload started:
+if the file at that key has changed since while keeping its first parts, the verification fails, the object is
+deleted and the file is sent whole in the same sync (S3 provider). Every other unfinished upload is aborted: its
+parts cost storage and would never become an object. One sync per prefix at a time is assumed (the `s3_upload`
+pool), as for the staged tree.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster, ReadFileChunk
 
-from upload_pipeline.providers.s3_errors import status_code
+from upload_pipeline.providers.s3_errors import error_code, status_code
 from upload_pipeline.providers.s3_transfer import Item
+
+
+# The completion was refused for good: the upload can never be completed, so it is aborted.
+_UNCOMPLETABLE = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
 @dataclass
@@ -49,7 +57,8 @@ class Resumable:
 
 
 def claim_stale_uploads(client: Any, bucket: str, prefix: str, items: list[Item], config: TransferConfig,
-                        checksum: bool, spare: tuple[str, ...] = ()) -> tuple[dict[str, Resumable], list[str]]:
+                        checksum: bool, storage_class: str | None = None,
+                        spare: tuple[str, ...] = ()) -> tuple[dict[str, Resumable], list[str]]:
     """Look at every unfinished upload under `prefix`, but those under the `spare` key prefixes (another step's
     to continue): key → the one to continue for each of `items` that has one (the one holding the most bytes),
     and the keys of the uploads aborted."""
@@ -59,9 +68,8 @@ def claim_stale_uploads(client: Any, bucket: str, prefix: str, items: list[Item]
     claimed: dict[str, Resumable] = {}
     for up in uploads:
         item = wanted.get(up["Key"])
-        # Started with the kind of digest this sync sends: its parts and the completion carry the same.
-        same_digest = (up.get("ChecksumAlgorithm") == "SHA256") == checksum
-        found = _resumable(client, bucket, item, up["UploadId"], config, checksum) if item and same_digest else None
+        found = _resumable(client, bucket, item, up, config, checksum) if item and _same_start(
+            up, checksum, storage_class) else None
         best = claimed.get(up["Key"])
         if found and (best is None or found.bytes_held > best.bytes_held):
             claimed[up["Key"]] = found
@@ -69,18 +77,39 @@ def claim_stale_uploads(client: Any, bucket: str, prefix: str, items: list[Item]
     aborted = []
     for up in uploads:
         if up["UploadId"] not in kept:
-            client.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+            abort(client, bucket, up["Key"], up["UploadId"])
             aborted.append(up["Key"])
     return claimed, aborted
 
 
-def _resumable(client: Any, bucket: str, item: Item, upload_id: str, config: TransferConfig,
+def _same_start(up: dict[str, Any], checksum: bool, storage_class: str | None) -> bool:
+    """Whether `up` was started as this sync would start an upload."""
+    # The parts and the completion must carry the digest the upload was started with (none, or SHA256).
+    if up.get("ChecksumAlgorithm") != ("SHA256" if checksum else None):
+        return False
+    return not storage_class or up.get("StorageClass", storage_class) == storage_class
+
+
+def abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort an unfinished upload; one already gone (completed, aborted, expired by a lifecycle rule) is fine."""
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchUpload":
+            raise
+
+
+def _resumable(client: Any, bucket: str, item: Item, up: dict[str, Any], config: TransferConfig,
                checksum: bool) -> Resumable | None:
-    found = Resumable(item, upload_id, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize, item.size),
-                      {})
-    listed = [part for page in client.get_paginator("list_parts").paginate(Bucket=bucket, Key=item.key,
-                                                                          UploadId=upload_id)
-              for part in page.get("Parts", [])]
+    part_size = ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize, item.size)
+    found = Resumable(item, up["UploadId"], part_size, {})
+    try:
+        listed = [part for page in client.get_paginator("list_parts").paginate(
+            Bucket=bucket, Key=item.key, UploadId=up["UploadId"]) for part in page.get("Parts", [])]
+    except ClientError as exc:
+        if status_code(exc) == 403:  # no s3:ListMultipartUploadParts: aborted instead, as before continuing
+            return None
+        raise
     if not listed:
         return None
     with open(item.source, "rb") as f:
@@ -117,7 +146,7 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool,
     """Upload the missing parts of `uploads` (`workers` at a time, read lazily from disk) and complete them.
 
     An upload whose part failed stays on the server for the next sync to continue; one the server refuses to
-    complete (a part it no longer has, say) is aborted. Returns key → exception for the uploads that failed.
+    complete for good (a part it does not have) is aborted. Returns key → exception for the uploads that failed.
     """
     def send_part(up: Resumable, number: int) -> dict[str, Any]:
         size = up.size_of(number)
@@ -142,9 +171,14 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool,
                     Bucket=bucket, Key=up.item.key, UploadId=up.upload_id,
                     MultipartUpload={"Parts": [parts[n] for n in sorted(parts)]})
             except Exception as exc:  # noqa: BLE001 - reported per key by the caller
+                if error_code(exc) == "NoSuchUpload":
+                    continue  # a retried completion whose first try succeeded: the HEAD after decides
                 failures[up.item.key] = exc
-                if isinstance(exc, ClientError) and 400 <= (status_code(exc) or 0) < 500:
-                    # Refused for good (a part it no longer has, say): start afresh next time. Anything else
-                    # (the server gone, 5xx) leaves it for the next sync to continue.
-                    client.abort_multipart_upload(Bucket=bucket, Key=up.item.key, UploadId=up.upload_id)
+                if error_code(exc) in _UNCOMPLETABLE:
+                    # Start afresh next time. Anything else (the server gone, 5xx, expired credentials) leaves
+                    # the upload for the next sync to continue.
+                    try:
+                        abort(client, bucket, up.item.key, up.upload_id)
+                    except Exception:  # noqa: BLE001 - the next sync aborts it; the completion error is the news
+                        pass
     return failures

@@ -222,6 +222,46 @@ def test_an_unfinished_upload_whose_parts_are_not_the_file_is_aborted_and_the_fi
     assert read_back(client, bucket) == staged(paths)
 
 
+@pytest.mark.parametrize("algorithm, continued", [(None, 1), ("CRC32", 0)])
+def test_an_unfinished_upload_is_continued_only_if_started_with_the_digest_this_sync_sends(
+        workspace, moto, bucket, algorithm, continued):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    blob = add_blob(workspace).read_bytes()
+    client, key = moto.client(), PREFIX + "extra/blob.bin"
+    digest = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+    metadata = {"sha256": hashlib.sha256(blob).hexdigest()}
+    up = client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, **digest)
+    client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=blob[:5 * MiB], **digest)
+    # content_md5: this sync sends no flexible checksum, so it can complete only an upload started without one
+    result = publish(s3_provider(moto.endpoint, upload_checksum="content_md5"), ds, paths)
+    meta = result.metadata
+    assert (meta["uploads_continued"], meta["stale_uploads_aborted"]) == (continued, 1 - continued)
+    assert read_back(client, bucket) == staged(paths)
+
+
+def test_a_continued_upload_of_a_file_changed_since_is_caught_and_the_file_sent_whole(workspace, moto, bucket,
+                                                                                       proxied, proxy):
+    """The crashed run's upload holds the file's first part, but its object metadata names another sha256 (the
+    file at that key changed since, keeping its first bytes): the verification catches it in the same sync."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    blob = add_blob(workspace).read_bytes()
+    client, key = moto.client(), PREFIX + "extra/blob.bin"
+    up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                        Metadata={"sha256": hashlib.sha256(b"the file before").hexdigest()})
+    client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=blob[:5 * MiB],
+                       ChecksumAlgorithm="SHA256")
+    result = publish(s3_provider(proxied), ds, paths)
+    assert result.metadata["uploads_continued"] == 1
+    # 2 parts to complete the continued upload, then 3 to send the file whole
+    assert proxy.counts["UploadPart"] == 2 + 3 + PROBE_PARTS and proxy.counts["CompleteMultipartUpload"] == 2
+    head = client.head_object(Bucket=bucket, Key=key)
+    assert head["Metadata"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert read_back(client, bucket) == staged(paths)
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
+
+
 def test_missing_credentials_fail_before_any_request_and_name_the_variables(workspace, bucket, proxied, proxy):
     workspace.land("train/a.parquet", rows=20)
     ds, paths = stage(workspace, bucket)
