@@ -138,15 +138,24 @@ class HfHubResource(StorageResource):
         return self._tree(target, self.head(target))
 
     def read_text(self, target: HubTarget, path: str, revision: str | None = None) -> str | None:
-        from huggingface_hub.errors import EntryNotFoundError
+        """A small file's text, or None when the repo has no such file. Any other failure raises: taken for
+        absence, a failed README download would make the publish replace the card instead of merging it."""
+        from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError
 
-        with tempfile.TemporaryDirectory(prefix="upload-pipeline-hub-") as tmp:
+        def download(tmp: str) -> str | None:
             try:
                 local = self.api().hf_hub_download(target.repo_id, path, repo_type=REPO_TYPE,
                                                    revision=revision or target.revision, cache_dir=tmp)
-            except EntryNotFoundError:
+            except RemoteEntryNotFoundError:
                 return None
+            except LocalEntryNotFoundError as exc:
+                # The download failed before reaching the file (a 5xx, a dropped connection) and there is no cached
+                # copy: its cause is what the retries judge.
+                raise (exc.__cause__ or exc) from None
             return Path(local).read_text(encoding="utf-8")
+
+        with tempfile.TemporaryDirectory(prefix="upload-pipeline-hub-") as tmp:
+            return self._call(f"read {path} of {target.repo_id}", lambda: download(tmp))
 
     def _tree(self, target: HubTarget, revision: str, root: Path | None = None,
               files: dict | None = None) -> dict[str, str]:

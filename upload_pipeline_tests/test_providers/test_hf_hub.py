@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import datasets
 import pytest
+from huggingface_hub.utils import _http as hf_http
 from huggingface_hub import DatasetCard, HfApi
 
 from upload_pipeline import remote
@@ -80,6 +84,22 @@ def test_rate_limits_and_server_errors_are_retried(workspace, hub_server):
     hub_server.faults.fail_next(1, kind="repo_info", status=500)
     result = publish(workspace, provider(hub_server, http_attempts=4))
     assert result.commit_id and len(user_commits(hub_server)) == 1
+
+
+def test_a_card_that_cannot_be_read_fails_the_publish_instead_of_being_replaced(workspace, hub_server, monkeypatch):
+    theirs = "---\nlicense: mit\n---\n# Their dataset\n\nHand-written introduction.\n"
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    api.create_repo(REPO, repo_type="dataset", private=True)
+    api.upload_file(path_or_fileobj=theirs.encode(), path_in_repo="README.md", repo_id=REPO, repo_type="dataset")
+    workspace.land("train/a.parquet", rows=50)
+    # huggingface_hub retries the download 5 times itself (1 + 2 + 4 + 8 + 8 s); its waits are skipped here.
+    monkeypatch.setattr(hf_http, "time", SimpleNamespace(**{**vars(time), "sleep": lambda _: None}))
+    hub_server.faults.fail_next(100, kind="resolve", status=503)  # every try fails
+    with pytest.raises(ProviderError, match="read README.md of tests/ds: HTTP 503"):
+        publish(workspace, provider(hub_server, http_attempts=1))
+    hub_server.faults.reset()
+    assert DatasetCard.load(REPO, repo_type="dataset").text.startswith("# Their dataset\n\nHand-written")
+    assert [c["title"] for c in user_commits(hub_server)] == ["Upload README.md with huggingface_hub"]
 
 
 def test_a_connection_cut_mid_upload_is_retried(workspace, hub_server):
