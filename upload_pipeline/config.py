@@ -127,6 +127,8 @@ class DatasetConfig(_Strict):
         if value == "archives":  # the S3 copy keeps its tar.gz archives in <prefix>/archives/
             raise ValueError("config_name 'archives' is reserved: the S3 copy keeps its archives in "
                              "<prefix>/archives/")
+        if value == "data":  # the default config's folder: the two would write the same shards
+            raise ValueError("config_name 'data' is reserved: it is the folder of the 'default' config")
         return value
 
     @property
@@ -178,6 +180,22 @@ class PipelineConfig(_Strict):
             seen.add(ds.name)
         return self
 
+    @model_validator(mode="after")
+    def _separate_targets(self) -> PipelineConfig:
+        """Two datasets never write the same remote files: each would overwrite and delete the other's."""
+        for j, ds in enumerate(self.datasets):
+            for i, other in enumerate(self.datasets[:j]):
+                if ds.hub and other.hub and ds.hub.repo_id.lower() == other.hub.repo_id.lower() and (
+                        ds.hub.revision == other.hub.revision and ds.config_name == other.config_name):
+                    raise ValueError(
+                        f"datasets[{j}].config_name: {ds.config_name!r} is also datasets[{i}]'s ({other.name!r}) "
+                        f"in the Hub repo {ds.hub.repo_id}; datasets sharing a repo need their own config_name")
+                if ds.s3 and other.s3 and ds.s3.bucket == other.s3.bucket and _nested(ds.s3.prefix, other.s3.prefix):
+                    raise ValueError(
+                        f"datasets[{j}].s3.prefix: {ds.s3.prefix!r} overlaps datasets[{i}]'s ({other.name!r}) "
+                        f"{other.s3.prefix!r} in the bucket {ds.s3.bucket}; each dataset owns all of its prefix")
+        return self
+
     def dataset(self, name: str) -> DatasetConfig:
         for ds in self.datasets:
             if ds.name == name:
@@ -188,3 +206,9 @@ class PipelineConfig(_Strict):
         """Resolve a path from the file against the folder the pipeline runs in."""
         p = Path(value)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one S3 prefix is the other or inside it ("" is the whole bucket)."""
+    a, b = a.strip("/") + "/", b.strip("/") + "/"
+    return a == "/" or b == "/" or a.startswith(b) or b.startswith(a)
