@@ -22,12 +22,36 @@ class SchemaMismatch(ValueError):
 
 
 def dataset_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema shards are written with: no writer metadata (pandas', Spark's), every column nullable."""
-    return pa.schema([f.with_nullable(True).remove_metadata() for f in schema])
+    """The schema shards are written with: no writer metadata (pandas', Spark's), every field nullable.
+
+    At every nesting level, not only the top one: a writer's NOT NULL inside a struct or list says nothing about
+    the values, and keeping it would set files with the same data apart.
+    """
+    return pa.schema([_loose(f) for f in schema])
+
+
+def _loose(field: pa.Field) -> pa.Field:
+    return pa.field(field.name, _loose_type(field.type))
+
+
+def _loose_type(typ: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(typ):
+        return pa.struct([_loose(f) for f in typ.fields])
+    if pa.types.is_map(typ):
+        # Arrow map keys are never null, so only their types are loosened.
+        return pa.map_(_loose_type(typ.key_type), _loose(typ.item_field), typ.keys_sorted)
+    if pa.types.is_large_list(typ):
+        return pa.large_list(_loose(typ.value_field))
+    if pa.types.is_fixed_size_list(typ):
+        return pa.list_(_loose(typ.value_field), typ.list_size)
+    if pa.types.is_list(typ):
+        return pa.list_(_loose(typ.value_field))
+    return typ
 
 
 def describe(schema: pa.Schema) -> list[tuple[str, str]]:
-    return [(f.name, str(f.type)) for f in schema]
+    """Names and types as compared between files: through dataset_schema, so nullability and metadata do not count."""
+    return [(f.name, str(f.type)) for f in dataset_schema(schema)]
 
 
 def batch_rows(pf: pq.ParquetFile) -> int:
@@ -42,7 +66,7 @@ def batch_rows(pf: pq.ParquetFile) -> int:
 
 def strict_difference(file_schema: pa.Schema, reference: pa.Schema) -> str | None:
     """Why `file_schema` is not the same schema as `reference` (names, order and types), or None."""
-    have, want = describe(dataset_schema(file_schema)), describe(reference)
+    have, want = describe(file_schema), describe(reference)
     if have == want:
         return None
     have_d, want_d = dict(have), dict(want)
@@ -58,13 +82,91 @@ def strict_difference(file_schema: pa.Schema, reference: pa.Schema) -> str | Non
     return "columns are in a different order than in the dataset: " + ", ".join(n for n, _ in have)
 
 
+# Significand bits of a float of each width: an integer of at most that many magnitude bits converts exactly.
+_SIGNIFICAND_BITS = {16: 11, 32: 24, 64: 53}
+_UNITS = ["s", "ms", "us", "ns"]
+_WIDER = {(pa.string(), pa.large_string()), (pa.binary(), pa.large_binary()), (pa.date32(), pa.date64())}
+
+
+def widening_problem(have: pa.DataType, want: pa.DataType, path: str) -> str | None:
+    """Why `promote` refuses to turn column `path` of type `have` into `want`, or None when it may.
+
+    Decided on the two types, child by child for nested ones, because pyarrow's safe cast only catches overflow
+    and truncation: it turns "007" into 7, 2 into True, 0.1 into a float32, naive times into UTC and drops struct
+    fields. Only a decimal → decimal (any precision and scale, as the README promises "a decimal that fits") and
+    a time in a finer unit (which may overflow) are left to the cast, which refuses any value it cannot keep.
+    """
+    types = pa.types
+    if have == want or types.is_null(have):
+        return None
+    if types.is_dictionary(have) or types.is_dictionary(want):
+        # Dictionary encoding is how values are stored, not what they are: compare the values.
+        return widening_problem(_values(have), _values(want), path)
+    if types.is_struct(have) and types.is_struct(want):
+        fields, wanted = {f.name: f.type for f in have.fields}, {f.name: f.type for f in want.fields}
+        extra, missing = [n for n in fields if n not in wanted], [n for n in wanted if n not in fields]
+        if extra or missing:
+            why = (f"field(s) {', '.join(extra)} not in the dataset schema" if extra
+                   else f"missing field(s) {', '.join(missing)}")
+            return f"column {path!r} is {have} here but {want} in the dataset: {why}"
+        for name, typ in wanted.items():
+            reason = widening_problem(fields[name], typ, f"{path}.{name}")
+            if reason:
+                return reason
+        return None
+    if _list_fits(have, want):
+        return widening_problem(have.value_type, want.value_type, f"{path}[]")
+    if types.is_map(have) and types.is_map(want):
+        return (widening_problem(have.key_type, want.key_type, f"{path}.key")
+                or widening_problem(have.item_type, want.item_type, f"{path}.value"))
+    if _widens(have, want):
+        return None
+    return f"column {path!r} is {have} here but {want} in the dataset, and promote only widens without loss"
+
+
+def _values(typ: pa.DataType) -> pa.DataType:
+    return typ.value_type if pa.types.is_dictionary(typ) else typ
+
+
+def _list_fits(have: pa.DataType, want: pa.DataType) -> bool:
+    """Whether lists of `have`'s kind fit `want`'s (values aside): fixed size → list → large_list, never back."""
+    kinds = [pa.types.is_fixed_size_list, pa.types.is_list, pa.types.is_large_list]
+    low = next((i for i, is_kind in enumerate(kinds) if is_kind(have)), None)
+    high = next((i for i, is_kind in enumerate(kinds) if is_kind(want)), None)
+    if low is None or high is None or low > high:
+        return False
+    # Two fixed-size lists hold the same values only when they have the same size.
+    return low > 0 or high > 0 or have.list_size == want.list_size
+
+
+def _widens(have: pa.DataType, want: pa.DataType) -> bool:
+    """Whether every value of the scalar type `have` is also a value of `want`."""
+    types = pa.types
+    if types.is_integer(have) and types.is_integer(want):
+        # A signed value may be negative; an unsigned one needs a wider signed type for its top bit.
+        return have.bit_width < want.bit_width and not (types.is_signed_integer(have)
+                                                         and types.is_unsigned_integer(want))
+    if types.is_integer(have) and types.is_floating(want):
+        return have.bit_width - types.is_signed_integer(have) <= _SIGNIFICAND_BITS[want.bit_width]
+    if types.is_floating(have) and types.is_floating(want):
+        return have.bit_width < want.bit_width
+    if types.is_decimal(have) and types.is_decimal(want):
+        return True
+    if types.is_timestamp(have) and types.is_timestamp(want):
+        # A naive time is not a UTC one, nor is one timezone another: only the unit may change.
+        return have.tz == want.tz and _UNITS.index(have.unit) <= _UNITS.index(want.unit)
+    if (types.is_duration(have) and types.is_duration(want)) or (types.is_time(have) and types.is_time(want)):
+        return _UNITS.index(have.unit) <= _UNITS.index(want.unit)
+    return (have, want) in _WIDER
+
+
 def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.RecordBatch:
     """Return `batch` with exactly the reference schema.
 
     strict: names, order and types must already match (nullability aside).
-    promote: columns may come in any order, missing columns become nulls, and a type may differ when every
-    value converts without loss (int32 → int64, null → string, timestamp[ms] → timestamp[us]); a cast that would
-    lose data (overflow, string → int, decimal precision drop) is refused with the column named.
+    promote: columns may come in any order, missing columns become nulls, and a type may differ when it widens
+    without loss (see `widening_problem`); anything else, and a value that does not fit (a decimal over the
+    dataset's precision, a timestamp out of range in a finer unit), is refused with the column named.
     """
     if policy == "strict":
         reason = strict_difference(batch.schema, reference)
@@ -81,6 +183,9 @@ def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.Reco
             columns.append(pa.nulls(batch.num_rows, ref_field.type))
             continue
         column = batch.column(ref_field.name)
+        reason = widening_problem(column.type, ref_field.type, ref_field.name)
+        if reason:
+            raise SchemaMismatch(reason)
         try:
             columns.append(column.cast(ref_field.type, safe=True))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

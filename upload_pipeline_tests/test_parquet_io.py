@@ -1,0 +1,143 @@
+"""Conforming batches to the dataset schema: promote widens only without loss, nullability never counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from upload_pipeline.parquet_io import (
+    SchemaMismatch,
+    conform,
+    dataset_schema,
+    iter_conformed,
+    strict_difference,
+)
+
+
+def promoted(values: pa.Array, typ: pa.DataType) -> pa.Array:
+    return conform(pa.record_batch({"c": values}), pa.schema([("c", typ)]), "promote").column(0)
+
+
+def not_null(name: str, typ: pa.DataType) -> pa.Field:
+    return pa.field(name, typ, nullable=False)
+
+
+POINT = pa.struct([("x", pa.int64())])
+
+
+@pytest.mark.parametrize(("values", "typ", "reason"), [
+    (pa.array(["007"]), pa.int64(), "'c' is string here but int64"),
+    (pa.array([0.1]), pa.float32(), "'c' is double here but float"),
+    (pa.array([0.1], pa.float32()), pa.float16(), "'c' is float here but halffloat"),
+    (pa.array([2]), pa.bool_(), "'c' is int64 here but bool"),
+    (pa.array([2**53 + 1]), pa.float64(), "'c' is int64 here but double"),
+    (pa.array([2**24 + 1], pa.int32()), pa.float32(), "'c' is int32 here but float"),
+    (pa.array([200], pa.uint8()), pa.int8(), "'c' is uint8 here but int8"),
+    (pa.array([-1], pa.int8()), pa.uint16(), "'c' is int8 here but uint16"),
+    (pa.array([Decimal("12345678901234567.89")], pa.decimal128(19, 2)), pa.float64(),
+     "'c' is decimal128(19, 2) here but double"),
+    (pa.array([1.0000000001]), pa.decimal128(10, 2), "'c' is double here but decimal128(10, 2)"),
+    (pa.array([0], pa.timestamp("s")), pa.timestamp("s", tz="UTC"), "'c' is timestamp[s] here but timestamp[s, tz=UTC]"),
+    (pa.array([0], pa.timestamp("s", tz="UTC")), pa.timestamp("s", tz="Europe/Paris"),
+     "'c' is timestamp[s, tz=UTC] here but timestamp[s, tz=Europe/Paris]"),
+    (pa.array([0], pa.timestamp("ns")), pa.timestamp("us"), "'c' is timestamp[ns] here but timestamp[us]"),
+    (pa.array(["a"], pa.large_string()), pa.string(), "'c' is large_string here but string"),
+    (pa.array([{"x": 1, "y": "dropped"}]), POINT, "field(s) y not in the dataset schema"),
+    (pa.array([{"y": "a"}]), pa.struct([("x", pa.int64()), ("y", pa.string())]), "missing field(s) x"),
+    (pa.array([{"x": "007"}]), POINT, "'c.x' is string here but int64"),
+    (pa.array([[0.5]]), pa.list_(pa.float32()), "'c[]' is double here but float"),
+    (pa.array([[1]], pa.large_list(pa.int64())), pa.list_(pa.int64()),
+     "'c' is large_list<item: int64> here but list<item: int64>"),
+    (pa.array([[("k", 2)]], pa.map_(pa.string(), pa.int64())), pa.map_(pa.string(), pa.bool_()),
+     "'c.value' is int64 here but bool"),
+    (pa.array(["7"]).dictionary_encode(), pa.int64(), "'c' is string here but int64"),
+])
+def test_promote_refuses_what_is_not_a_lossless_widening_naming_the_column_and_types(values, typ, reason):
+    with pytest.raises(SchemaMismatch, match="in the dataset") as refused:
+        promoted(values, typ)
+    assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(("values", "typ"), [
+    (pa.array([-(2**31), 2**31 - 1], pa.int32()), pa.int64()),
+    (pa.array([2**32 - 1], pa.uint32()), pa.uint64()),
+    (pa.array([2**32 - 1], pa.uint32()), pa.int64()),
+    (pa.array([-(2**31), 2**31 - 1], pa.int32()), pa.float64()),
+    (pa.array([2**32 - 1], pa.uint32()), pa.float64()),
+    (pa.array([-(2**15), 2**15 - 1], pa.int16()), pa.float32()),
+    (pa.array([-128, 127], pa.int8()), pa.float16()),
+    (pa.array([0.1], pa.float32()), pa.float64()),
+    (pa.array([0.1], pa.float16()), pa.float32()),
+    (pa.array([Decimal("-12345678.90")], pa.decimal128(10, 2)), pa.decimal128(14, 4)),
+    (pa.array([Decimal("1.25")], pa.decimal128(10, 2)), pa.decimal256(40, 2)),
+    (pa.array([dt.datetime(2024, 1, 2, 3, 4, 5)], pa.timestamp("s")), pa.timestamp("ns")),
+    (pa.array([dt.datetime(2024, 1, 2, tzinfo=dt.UTC)], pa.timestamp("ms", tz="UTC")), pa.timestamp("us", tz="UTC")),
+    (pa.array([dt.date(2024, 1, 2)], pa.date32()), pa.date64()),
+    (pa.array([dt.time(1, 2, 3)], pa.time32("s")), pa.time64("ns")),
+    (pa.array(["a"]), pa.large_string()),
+    (pa.array([b"a"]), pa.large_binary()),
+    (pa.nulls(2), pa.string()),
+    (pa.nulls(2), POINT),
+    (pa.array([[1, None]], pa.list_(pa.int32())), pa.large_list(pa.int64())),
+    (pa.array([[1, 2]], pa.list_(pa.int32(), 2)), pa.list_(pa.int64())),
+    (pa.array([{"y": "a", "x": 1}]), pa.struct([("x", pa.int64()), ("y", pa.large_string())])),
+    (pa.array([{"x": 1}], pa.struct([("x", pa.int32())])), POINT),
+    (pa.array([[("k", 2)]], pa.map_(pa.string(), pa.int32())), pa.map_(pa.large_string(), pa.int64())),
+    (pa.array(["a", "b", "a"]).dictionary_encode(), pa.string()),
+])
+def test_promote_casts_a_lossless_widening_with_every_value_kept(values, typ):
+    got = promoted(values, typ)
+    assert got.type == typ
+    assert got.to_pylist() == values.to_pylist()
+
+
+def test_promote_still_refuses_a_value_that_does_not_fit():
+    with pytest.raises(SchemaMismatch, match="cannot become decimal128"):
+        promoted(pa.array([Decimal("1.234")], pa.decimal128(10, 3)), pa.decimal128(10, 2))
+    with pytest.raises(SchemaMismatch, match=r"cannot become timestamp\[ns\] without loss"):
+        promoted(pa.array([10**12], pa.timestamp("s")), pa.timestamp("ns"))
+
+
+def test_a_decimal_that_fits_is_promoted_to_a_narrower_precision():
+    assert promoted(pa.array([Decimal("2.50")], pa.decimal128(12, 2)), pa.decimal128(10, 2)).to_pylist() == [
+        Decimal("2.50")]
+
+
+NESTED_NOT_NULL = pa.schema([
+    not_null("point", pa.struct([not_null("x", pa.int64())])),
+    pa.field("tags", pa.list_(not_null("item", pa.string()))),
+    pa.field("long", pa.large_list(not_null("item", pa.int64()))),
+    pa.field("pair", pa.list_(not_null("item", pa.int64()), 2)),
+    pa.field("attrs", pa.map_(pa.string(), not_null("value", pa.struct([not_null("y", pa.int64())])))),
+])
+NESTED_NULLABLE = pa.schema([
+    ("point", POINT),
+    ("tags", pa.list_(pa.string())),
+    ("long", pa.large_list(pa.int64())),
+    ("pair", pa.list_(pa.int64(), 2)),
+    ("attrs", pa.map_(pa.string(), pa.struct([("y", pa.int64())]))),
+])
+
+
+def test_dataset_schema_makes_every_nested_field_nullable():
+    # Type equality compares nested nullability; a map's keys stay NOT NULL, as Arrow requires.
+    assert dataset_schema(NESTED_NOT_NULL) == NESTED_NULLABLE
+
+
+def test_strict_ignores_nullability_at_every_nesting_level(tmp_path):
+    assert strict_difference(NESTED_NOT_NULL, NESTED_NULLABLE) is None
+    row = {"point": {"x": 1}, "tags": ["a"], "long": [2], "pair": [3, 4], "attrs": [("k", {"y": 5})]}
+    nullable, not_nullable = tmp_path / "nullable.parquet", tmp_path / "not-null.parquet"
+    pq.write_table(pa.Table.from_pylist([row], schema=NESTED_NULLABLE), nullable)
+    pq.write_table(pa.Table.from_pylist([row], schema=NESTED_NOT_NULL), not_nullable)
+    # Through parquet, as the pipeline reads them (lists come back with `element` items).
+    reference = dataset_schema(pq.read_schema(nullable))
+    assert strict_difference(pq.read_schema(not_nullable), reference) is None
+    for policy in ("strict", "promote"):
+        batches = list(iter_conformed(not_nullable, reference, policy))
+        assert batches[0].schema == reference
+        assert batches[0].to_pylist() == [row]
