@@ -1,9 +1,10 @@
 """Landing sensors: one per dataset, asking for one publish run per batch of new content.
 
 The run key is a digest of the new files' content hashes, so a file dropped twice (or renamed, or copied) asks
-for nothing new. Files still being written hold the batch back (they join it once settled), but never longer
-than `max_batch_wait_seconds` after the oldest new file landed. A batch whose run failed is asked for again
-up to `batch_retries` times (a run key alone would never run twice); after that it waits for new files.
+for nothing new. While a publish run of the dataset is queued or running, new files wait for it. Files still
+being written hold the batch back (they join it once settled), but never longer than `max_batch_wait_seconds`
+after the oldest new file landed. A batch whose run failed is asked for again up to `batch_retries` times (a run
+key alone would never run twice); after that it waits for new files.
 
 The Hub limits commits per repo (about 128 an hour); one publish is one commit, but several datasets can publish
 into one repo and files can land every minute. So a batch is also held back while the dataset's Hub repo had
@@ -21,6 +22,8 @@ from upload_pipeline.steps import DatasetPaths
 
 BATCH_TAG = "upload_pipeline/batch"
 _FAILED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+_GOING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+          dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
 def landing_sensor(cfg: PipelineConfig, ds: DatasetConfig) -> dg.SensorDefinition:
@@ -48,7 +51,13 @@ def evaluate(context: dg.SensorEvaluationContext, cfg: PipelineConfig, ds: Datas
         return dg.SensorResult(
             skip_reason=f"{len(seen.new_files)} new file(s) wait for {len(seen.unsettled)} still being written",
             cursor=seen.fingerprint)
-    runs = context.instance.get_runs(dg.RunsFilter(tags={BATCH_TAG: key}))
+    job = f"publish_{ds.name}"
+    going = context.instance.get_runs(dg.RunsFilter(job_name=job, statuses=_GOING), limit=1)
+    if going:
+        # Files that landed meanwhile go in one batch after it, rather than in a second run racing the first.
+        return dg.SensorResult(skip_reason=f"{job} run {going[0].run_id[:8]} is not finished; "
+                                           f"{len(seen.new_files)} new file(s) wait for it", cursor=seen.fingerprint)
+    runs = context.instance.get_runs(dg.RunsFilter(job_name=job, tags={BATCH_TAG: key}))
     if any(r.status not in _FAILED for r in runs):
         return dg.SensorResult(skip_reason=f"batch {key} already has a run", cursor=seen.fingerprint)
     if len(runs) > cfg.automation.batch_retries:

@@ -48,3 +48,12 @@ def test_an_unknown_provider_is_a_clear_error(tmp_path):
                             text=True, env={**os.environ, "UPLOAD_PIPELINE_HUB": "ftp"}, timeout=60)
     assert result.returncode == 2
     assert "UPLOAD_PIPELINE_HUB='ftp' is not a provider here; choose one of: hf, local" in result.stderr
+
+
+def test_steps_that_write_one_datasets_staging_share_a_pool_and_copies_take_theirs(workspace):
+    """With dagster.yaml's limit of 1 per pool, two runs never write one staged tree (or commit to one repo) at once."""
+    defs = build_definitions(workspace.config(), environ={})
+    graph = defs.resolve_asset_graph()
+    pools = {key.path[-1]: graph.get(key).pools for key in graph.materializable_asset_keys}
+    assert pools == {"landed_files": {"staging/ds"}, "shards": {"staging/ds"}, "dataset_card": {"staging/ds"},
+                     "hub_copy": {"hub_commit/tests/ds"}, "s3_copy": {"s3_upload"}}

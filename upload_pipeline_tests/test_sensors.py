@@ -7,6 +7,7 @@ import shutil
 import time
 
 import dagster as dg
+import pytest
 import yaml
 
 from upload_pipeline import sensors
@@ -69,28 +70,40 @@ def test_a_file_still_being_written_is_not_listed_and_holds_the_batch_back(works
     assert len(tick(workspace, instance).run_requests) == 1
 
 
+def add_run(instance, key: str, status: dg.DagsterRunStatus, job: str = "publish_ds") -> None:
+    instance.create_run_for_job(dg.GraphDefinition(job, node_defs=[]).to_job(), tags={sensors.BATCH_TAG: key},
+                                status=status)
+
+
 def test_a_batch_with_a_run_is_not_requested_again_but_a_failed_one_is_retried(workspace):
     instance = dg.DagsterInstance.ephemeral()
     workspace.land("train/a.parquet", rows=10)
     request = tick(workspace, instance).run_requests[0]
     key = request.tags[sensors.BATCH_TAG]
-
-    def add_run(failed: bool) -> None:
-        run = instance.create_run_for_job(dg.GraphDefinition("g", node_defs=[]).to_job(),
-                                          tags={sensors.BATCH_TAG: key})
-        if failed:
-            instance.report_run_failed(run)
-
-    add_run(failed=False)
+    add_run(instance, key, dg.DagsterRunStatus.SUCCESS)
     assert "already has a run" in reason(tick(workspace, instance))
     instance.wipe()
+    add_run(instance, key, dg.DagsterRunStatus.SUCCESS, job="publish_other")  # same content, another dataset
+    assert len(tick(workspace, instance).run_requests) == 1
     for attempt in range(3):
-        add_run(failed=True)
+        add_run(instance, key, dg.DagsterRunStatus.FAILURE)
         result = tick(workspace, instance)
         if attempt < 2:
             assert result.run_requests[0].run_key == f"{key}-{attempt + 1}"
         else:
             assert "failed 3 times" in reason(result)
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTED])
+def test_new_files_wait_while_a_publish_run_of_the_dataset_is_not_finished(workspace, status):
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    add_run(instance, "an earlier batch", status)
+    add_run(instance, "another dataset's batch", dg.DagsterRunStatus.STARTED, job="publish_other")
+    held = tick(workspace, instance)
+    assert not held.run_requests and "publish_ds run" in reason(held) and "1 new file(s) wait for it" in reason(held)
+    instance.wipe()
+    assert len(tick(workspace, instance).run_requests) == 1
 
 
 def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspace):

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from upload_pipeline import steps
-from upload_pipeline.assets.automation import DOWNSTREAM
+from upload_pipeline.assets.automation import DOWNSTREAM, staging_pool
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.staging import CARD_NAME
 
@@ -12,6 +12,7 @@ def card_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefinit
     @dg.asset(
         key=dg.AssetKey([ds.name, "dataset_card"]), group_name=ds.name, kinds={"huggingface", "markdown"},
         deps=[dg.AssetKey([ds.name, "shards"])], automation_condition=DOWNSTREAM,
+        pool=staging_pool(ds.name),
         description="The dataset card: config, features and split sizes generated; a person's prose kept.",
         metadata={"card_path": dg.MetadataValue.path(str(paths.staged / CARD_NAME))},
     )

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from upload_pipeline import steps
+from upload_pipeline.assets.automation import staging_pool
 from upload_pipeline.assets.metadata import column_schema, paths_md, rejections_md
 from upload_pipeline.config import DatasetConfig
 
@@ -15,6 +16,7 @@ def landed_files_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.Asset
 
     @dg.asset(
         key=key, group_name=ds.name, kinds={"parquet", "file"},
+        pool=staging_pool(ds.name),
         description=f"Settled parquet files in {paths.landing}, validated (readable, one schema, hashed).",
         metadata={"landing_folder": dg.MetadataValue.path(str(paths.landing)), "on_bad_file": ds.on_bad_file},
         check_specs=[dg.AssetCheckSpec(

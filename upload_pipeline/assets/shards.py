@@ -4,7 +4,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from upload_pipeline import steps
-from upload_pipeline.assets.automation import DOWNSTREAM
+from upload_pipeline.assets.automation import DOWNSTREAM, staging_pool
 from upload_pipeline.assets.metadata import column_schema, paths_md
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.parquet_io import describe
@@ -20,6 +20,7 @@ def shards_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefin
 
     @dg.asset(
         key=key, group_name=ds.name, kinds={"parquet"}, deps=[dg.AssetKey([ds.name, "landed_files"])],
+        pool=staging_pool(ds.name),
         automation_condition=DOWNSTREAM,
         description=f"Append-only parquet shards under {paths.staged}: new landed files go to new shards.",
         metadata={"staged_folder": dg.MetadataValue.path(str(paths.staged)),
