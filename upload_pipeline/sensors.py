@@ -77,7 +77,8 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
     if ds.hub is None:
         return ""
     limit = cfg.automation.max_hub_commits_per_hour
-    times = sorted(t for other in cfg.datasets if other.hub is not None and other.hub.repo_id == ds.hub.repo_id
+    repo = ds.hub.repo_id.lower()  # the Hub's names are not case-sensitive
+    times = sorted(t for other in cfg.datasets if other.hub is not None and other.hub.repo_id.lower() == repo
                    for t in _commit_times(instance, dg.AssetKey([other.name, "hub_copy"]), now - 3600))
     if len(times) < limit:
         return ""
@@ -93,16 +94,20 @@ def _commit_times(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) 
     while True:
         page = instance.fetch_materializations(dg.AssetRecordsFilter(key, after_timestamp=since), limit=100,
                                                cursor=cursor)
-        times += [r.timestamp for r in page.records if _made_a_commit(r.asset_materialization)]
+        times += [r.timestamp for r in page.records for _ in range(_commits_made(r.asset_materialization))]
         if not page.has_more:
             return times
         cursor = page.cursor
 
 
-def _made_a_commit(materialization: dg.AssetMaterialization | None) -> bool:
-    # A publish with nothing to change reports the commit the repo is at, with noop: true.
+def _commits_made(materialization: dg.AssetMaterialization | None) -> int:
     metadata = materialization.metadata if materialization else {}
-    return "commit_id" in metadata and "noop" in metadata and not metadata["noop"].value
+    # A publish with nothing to change reports the commit the repo is at, with noop: true.
+    if "commit_id" not in metadata or "noop" not in metadata or metadata["noop"].value:
+        return 0
+    # One too large a publish is committed in parts to a pull request, then merged: one more commit.
+    parts = metadata["commits"].value if "commits" in metadata else 1
+    return parts + 1 if parts > 1 else parts
 
 
 def landing_sensors(cfg: PipelineConfig) -> list[dg.SensorDefinition]:

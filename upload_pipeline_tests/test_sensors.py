@@ -110,6 +110,7 @@ def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspac
     data = yaml.safe_load(workspace.config_file.read_text())
     # A second dataset publishing into the same repo (another config) spends the same budget.
     data["datasets"].append({**data["datasets"][0], "name": "other", "config_name": "other",
+                             "hub": {"repo_id": "Tests/DS"},  # the Hub's names are not case-sensitive
                              "s3": {"bucket": "test-bucket", "prefix": "datasets/other"}})
     data["automation"] = {"max_hub_commits_per_hour": 2}
     workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -128,6 +129,17 @@ def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspac
     assert "tests/ds had 2 commits in the last hour (max_hub_commits_per_hour: 2)" in reason(held)
     # An hour after the first commit its slot is free again.
     assert len(tick(workspace, instance, now=time.time() + 3601).run_requests) == 1
+
+
+def test_a_publish_committed_in_parts_and_merged_counts_every_commit(workspace):
+    workspace.config_file.write_text(workspace.config_file.read_text()
+                                     + "automation: {max_hub_commits_per_hour: 4}\n")
+    instance = dg.DagsterInstance.ephemeral()
+    # What hub_copy reports after 3 part commits to a pull request and its merge
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        ["ds", "hub_copy"], metadata={"commit_id": "c" * 40, "noop": False, "commits": 3}))
+    workspace.land("train/a.parquet", rows=10)
+    assert "had 4 commits in the last hour" in reason(tick(workspace, instance))
 
 
 def test_the_sensor_is_on_by_default_and_a_switch_turns_it_off(workspace):
