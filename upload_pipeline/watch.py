@@ -40,6 +40,8 @@ def look(ds: DatasetConfig, paths: DatasetPaths, now: float) -> Landing:
     landing = Landing(hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:32], unsettled=found.unsettled)
     done = {sha for s in read_shards(ds, paths.staged) for sha in s.sources}
     done |= set(read_json(paths.file("withdrawn.json"), {}))
+    empty, rejected, judged_ns = _judged(paths)
+    done |= empty
     cache_file = paths.file("sensor-hashes.json")
     cache = {**read_json(paths.file("validated.json"), {}), **read_json(cache_file, {})}
     fresh = {}
@@ -51,6 +53,10 @@ def look(ds: DatasetConfig, paths: DatasetPaths, now: float) -> Landing:
         else:
             sha = sha256_file(f.path)
         fresh[f.relpath] = {"size": f.size, "mtime_ns": f.mtime_ns, "sha256": sha}
+        # A file the last landing run rejected, untouched since, would only be rejected again. Its ctime, not its
+        # mtime, says so: copying tools keep mtimes, nothing sets a ctime back.
+        if f.relpath in rejected and f.path.stat().st_ctime_ns <= judged_ns:
+            continue
         if sha not in done and f.size > 0:
             new.setdefault(sha, f.relpath)
             mtime = f.mtime_ns / 1e9
@@ -60,3 +66,15 @@ def look(ds: DatasetConfig, paths: DatasetPaths, now: float) -> Landing:
     landing.new_hashes = sorted(new)
     landing.new_files = sorted(new.values())
     return landing
+
+
+def _judged(paths: DatasetPaths) -> tuple[set[str], set[str], int]:
+    """What the last landing run found to have nothing to publish: the hashes of valid files without rows, the
+    paths it rejected, and when it wrote that down. Left out of batches, such files would otherwise ask for a
+    run on every new batch, and their old mtime would let a batch skip the wait for files still being written."""
+    record = paths.file("landed.json")
+    data = read_json(record)
+    if data is None:
+        return set(), set(), 0
+    empty = {f["sha256"] for f in data["files"] if f["status"] == "empty"}
+    return empty, {r["relpath"] for r in data["rejected"]}, record.stat().st_mtime_ns

@@ -142,6 +142,29 @@ def test_a_publish_committed_in_parts_and_merged_counts_every_commit(workspace):
     assert "had 4 commits in the last hour" in reason(tick(workspace, instance))
 
 
+def test_files_the_last_run_found_nothing_to_publish_in_ask_for_no_run_until_rewritten(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("train/empty.parquet", rows=0, seed=1)
+    bad = workspace.landing / "train/bad.parquet"
+    bad.write_bytes(b"not parquet at all")
+    settle(bad)
+    assert len(tick(workspace, instance).run_requests) == 1
+    assert publish(workspace, instance).success
+    assert "nothing new" in reason(tick(workspace, instance))
+    # A new file goes alone: the bad file's old mtime does not let its batch skip the wait for a file being written.
+    workspace.land("train/b.parquet", rows=10, seed=2)
+    os.utime(workspace.landing / "train/b.parquet", (time.time() - 10,) * 2)
+    (workspace.landing / "train/c.parquet").write_bytes(b"PAR1partial")
+    held = tick(workspace, instance)
+    assert "1 new file(s) wait for 1 still being written" in reason(held)
+    (workspace.landing / "train/c.parquet").unlink()
+    # Rewritten (its old mtime kept, as copying tools do), the bad file is looked at again.
+    bad.write_bytes(b"PAR1 still not parquet")
+    settle(bad)
+    assert tick(workspace, instance).run_requests
+
+
 def test_the_sensor_is_on_by_default_and_a_switch_turns_it_off(workspace):
     defs = build_definitions(workspace.config(), environ={})
     sensor = defs.resolve_sensor_def("landing_ds")
