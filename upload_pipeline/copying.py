@@ -23,6 +23,9 @@ from upload_pipeline.parquet_io import iter_batches, strict_difference
 from upload_pipeline.state import read_json, write_json_atomic
 
 RECORD = ".copied.json"
+# The key of the record of sources in the footers of the shards we write (see `staging.read_shards`), kept here
+# rather than in staging, which builds on this module, because `misfit` refuses landed files carrying it.
+FOOTER_KEY = b"upload_pipeline"
 # pyarrow's names for a codec in a file's metadata (lz4 is written as LZ4_RAW by newer writers).
 _CODECS = {"none": {"UNCOMPRESSED"}, "lz4": {"LZ4", "LZ4_RAW"}}
 
@@ -33,8 +36,11 @@ def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
         return f"larger than shard_size ({ds.shard_size} bytes)"
     if strict_difference(pq.read_schema(path), schema):
         return "its columns differ from the dataset schema (they are cast when rewritten)"
-    codecs = _CODECS.get(ds.compression, {ds.compression.upper()})
     meta = pq.read_metadata(path)
+    if FOOTER_KEY in (meta.metadata or {}):
+        # A copy would keep that footer, and its record of another shard's sources would stand for this file's.
+        return "it is a shard written by upload_pipeline (its footer lists the sources of that shard)"
+    codecs = _CODECS.get(ds.compression, {ds.compression.upper()})
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
         if group.num_rows > ds.row_group_rows:
@@ -75,9 +81,13 @@ def stage_records(staged_root: Path, scratch: Path, data_dir: str, added: dict[s
     return [f"{data_dir}/{RECORD}"]
 
 
+def is_recorded(path: Path, record: dict | None) -> bool:
+    """Whether `record` (from `read_records`) is that of the shard at `path` as it is now."""
+    return record is not None and record["size"] == path.stat().st_size
+
+
 def copied_shard_facts(path: Path, record: dict | None) -> tuple[str, int]:
     """(sha256, Arrow bytes) of a shard without our footer record: from its record, else measured from the file."""
-    size = path.stat().st_size
-    if record is not None and record["size"] == size:
+    if is_recorded(path, record):
         return record["sha256"], record["arrow_bytes"]
     return sha256_file(path), sum(batch.nbytes for batch in iter_batches(path))

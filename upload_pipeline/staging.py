@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 
 from upload_pipeline import copying
 from upload_pipeline.config import DatasetConfig
+from upload_pipeline.copying import FOOTER_KEY
 from upload_pipeline.hashing import sha256_file
 from upload_pipeline.parquet_io import dataset_schema
 from upload_pipeline.state import read_json, write_json_atomic
 
-FOOTER_KEY = b"upload_pipeline"
 CARD_NAME = "README.md"
 _SHARD_RE = re.compile(r"^(?P<split>\w+(?:\.\w+)*)-(?P<index>\d{5})\.parquet$")
 
@@ -66,7 +66,9 @@ def read_shards(ds: DatasetConfig, root: Path) -> list[Shard]:
             continue
         meta = pq.read_metadata(path)
         own = (meta.metadata or {}).get(FOOTER_KEY)
-        if own is not None:
+        # The record of a copy wins over a footer: a landed file that was one of our shards (another dataset's)
+        # was copied with its footer before `copying.misfit` refused such files, and that footer is not its own.
+        if own is not None and not copying.is_recorded(path, copied.get(path.name)):
             record = json.loads(own)
             sources, arrow_bytes = tuple(record["sources"]), int(record["arrow_bytes"])
         else:  # a landed file copied as it is: its own hash is its source

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from unittest.mock import ANY
 
 import datasets
@@ -10,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from upload_pipeline import copying, journal, remote, steps
+from upload_pipeline import copying, journal, remote, staging, steps
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.parquet_io import dataset_schema
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline.staging import read_shards
+from upload_pipeline.state import write_json_atomic
 from upload_pipeline_tests import datagen
 from upload_pipeline_tests.conftest import WRITE_TOKEN, settle
 
@@ -166,3 +168,40 @@ def test_deleting_a_split_drops_its_copies_from_the_record(copying_workspace, hu
     # The withdrawn file stays withdrawn: the next publish does not copy it back.
     ws.stage()
     assert [s.sources for s in read_shards(ds, ws.staged)] == [(sha(train),)] and test.exists()
+
+
+def our_shard(workspace, relpath, rows, sources):
+    """A parquet file carrying this pipeline's footer record, as a shard of another dataset does."""
+    footer = json.dumps({"sources": sources, "arrow_bytes": 1}).encode()
+    table = datagen.table(rows, 0).replace_schema_metadata({staging.FOOTER_KEY: footer})
+    path = workspace.landing / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    settle(path)
+    return path
+
+
+def test_a_landed_shard_of_ours_is_rewritten_not_copied(copying_workspace):
+    ws = copying_workspace
+    our_shard(ws, "train/from-elsewhere.parquet", 50, ["0" * 64])
+    ds, paths = ws.config().datasets[0], ws.paths()
+    steps.land(ds, paths)
+    run = steps.shard(ds, paths)
+    assert run.copied == [] and "shard written by upload_pipeline" in run.not_copied["train/from-elsewhere.parquet"]
+    # Its rows count as published under its own hash: the next run adds nothing.
+    steps.land(ds, paths)
+    again = steps.shard(ds, paths)
+    assert again.written == [] and sum(s.rows for s in again.all_shards) == 50
+
+
+def test_a_copy_with_our_footer_counts_as_its_own_bytes(copying_workspace):
+    """A copy staged before such files were refused: its record, not the footer it carries, says its source."""
+    ws = copying_workspace
+    landed = our_shard(ws, "train/from-elsewhere.parquet", 50, ["0" * 64])
+    ds, paths = ws.config().datasets[0], ws.paths()
+    copying.copy_file(landed, ws.staged / "data/train-00000.parquet")
+    write_json_atomic(ws.staged / "data" / copying.RECORD, {"train-00000.parquet": {
+        "size": landed.stat().st_size, "sha256": sha(landed), "arrow_bytes": 1}})
+    assert [s.sources for s in read_shards(ds, ws.staged)] == [(sha(landed),)]
+    assert [f.status for f in steps.land(ds, paths).validation.files] == ["published"]
+    assert steps.shard(ds, paths).written == []
