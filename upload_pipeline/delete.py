@@ -59,6 +59,9 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
     """Remove the shards from staging and remember their landed files; return the new staged card, if any."""
     ds = cfg.dataset(req.dataset)
     paths = steps.DatasetPaths.of(cfg, ds)
+    # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
+    # which would drop it half applied (some of a landed file's rows staged, counted as published).
+    journal.recover(paths.file("pending"), paths.staged)
     doomed = [s for s in read_shards(ds, paths.staged) if req.split in (None, s.split)]
     withdrawn = read_json(paths.file("withdrawn.json"), {})
     for shard in doomed:

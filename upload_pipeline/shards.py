@@ -24,7 +24,7 @@ from upload_pipeline import copying, journal
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.encoding import dictionary_columns
 from upload_pipeline.hashing import HashingWriter
-from upload_pipeline.parquet_io import iter_conformed
+from upload_pipeline.parquet_io import SchemaMismatch, iter_conformed
 from upload_pipeline.readahead import readahead
 from upload_pipeline.staging import FOOTER_KEY, Shard, data_dir, read_shards, shard_path
 from upload_pipeline.validation import FileRecord
@@ -41,15 +41,16 @@ class ShardRun:
 
 
 def write_shards(ds: DatasetConfig, landing_root: Path, new_files: list[FileRecord], schema: pa.Schema,
-                 staged_root: Path, pending: Path) -> ShardRun:
-    """Write `new_files` (already validated, sorted by path) into new shards after the existing ones."""
+                 staged_root: Path, pending: Path, withdrawn: set[str]) -> ShardRun:
+    """Write `new_files` (already validated, sorted by path) into new shards after the existing ones, leaving out
+    the `withdrawn` content hashes (taken out by the delete job since the files were validated)."""
     journal.recover(pending, staged_root)
     existing = read_shards(ds, staged_root)
     # Files a crashed run had already staged (rolled forward just now) are not new any more.
-    published = {sha for s in existing for sha in s.sources}
+    done = {sha for s in existing for sha in s.sources} | withdrawn
     run = ShardRun([], [])
     for split in ds.splits:
-        files = [f for f in new_files if f.split == split and f.sha256 not in published]
+        files = [f for f in new_files if f.split == split and f.sha256 not in done]
         if files:
             start = max((s.index for s in existing if s.split == split), default=-1) + 1
             _write_split(ds, landing_root, split, start, files, schema, pending, run)
@@ -106,8 +107,17 @@ def _batches(ds: DatasetConfig, landing_root: Path, files: list[FileRecord],
     for record in files:
         path = landing_root / record.relpath
         record.check_unchanged(path)
-        for batch in iter_conformed(path, schema, ds.schema_policy):
-            yield batch, record.sha256
+        # Named here: the error alone says neither which landed file nor that the shards step met it.
+        try:
+            for batch in iter_conformed(path, schema, ds.schema_policy):
+                yield batch, record.sha256
+        except SchemaMismatch as exc:
+            raise RuntimeError(f"{record.relpath}: does not fit the dataset schema under schema_policy "
+                               f"{ds.schema_policy}: {exc}; materialize the landed files asset again to validate "
+                               "it under this policy") from exc
+        except (pa.ArrowException, OSError) as exc:
+            raise RuntimeError(f"{record.relpath}: cannot be read for the shards: {exc}") from exc
+        record.check_unchanged(path)  # not rewritten in place while it was read (its rows would be mixed)
 
 
 class _SplitWriter:

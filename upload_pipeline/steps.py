@@ -61,7 +61,7 @@ def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> La
     cache = read_json(paths.file("validated.json"), {})
     validation = validate(ds, found, reference=shards_schema(paths.staged, shards), published=published,
                           known_paths=sources["paths"], cache=cache,
-                          withdrawn=set(read_json(paths.file("withdrawn.json"), {})))
+                          withdrawn=withdrawn_hashes(paths))
     write_json_atomic(paths.file("validated.json"), {k: v for k, v in cache.items()
                                                      if k in {f.relpath for f in found.files}})
     write_json_atomic(paths.file("landed.json"), {
@@ -80,8 +80,13 @@ def preview(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) ->
     validation = validate(ds, found, reference=shards_schema(paths.staged, shards),
                           published={sha for s in shards for sha in s.sources}, known_paths=sources["paths"],
                           cache=dict(read_json(paths.file("validated.json"), {})),
-                          withdrawn=set(read_json(paths.file("withdrawn.json"), {})))
+                          withdrawn=withdrawn_hashes(paths))
     return Landing(validation, found)
+
+
+def withdrawn_hashes(paths: DatasetPaths) -> set[str]:
+    """Content hashes of the landed files whose rows the delete job took out: never to be published again."""
+    return set(read_json(paths.file("withdrawn.json"), {}))
 
 
 def read_landed(paths: DatasetPaths) -> Validation:
@@ -99,7 +104,9 @@ def shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
     new = validation.new_files()
     if new and validation.schema is None:
         raise RuntimeError(f"{paths.landing}: no schema could be established for the new files")
-    run = write_shards(ds, paths.landing, new, validation.schema, paths.staged, paths.file("pending"))
+    # Withdrawn again here, not only by `land`: landed.json may predate the delete job.
+    run = write_shards(ds, paths.landing, new, validation.schema, paths.staged, paths.file("pending"),
+                       withdrawn_hashes(paths))
     if run.hashes:  # so neither remote copy reads the new shards back only to hash them
         remember_hashes(paths.staged, paths.file("staged-hashes.json"), run.hashes)
     in_shards = {sha for s in run.all_shards for sha in s.sources}

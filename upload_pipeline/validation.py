@@ -74,7 +74,7 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
             schema most files share is the dataset's, ties going to the first file).
         published: content hashes already in shards (renamed or copied files are recognised by these).
         known_paths: relpath → sha256 of files already published under that name.
-        cache: relpath → earlier result for the same size, mtime and schema; updated in place.
+        cache: relpath → earlier result for the same size, mtime, schema and schema_policy; updated in place.
         withdrawn: content hashes whose rows were deleted from the repo on purpose (the delete job).
     """
     result = Validation(rejected=list(found.rejected))
@@ -82,8 +82,8 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     for landed in found.files:
         try:
             readable.append((landed, _footer_schema(landed.path, ds)))
-        except BadFile as exc:
-            result.rejected.append(Rejection(landed.relpath, str(exc)))
+        except (BadFile, OSError) as exc:
+            result.rejected.append(Rejection(landed.relpath, str(_bad(exc))))
     result.schema = reference if reference is not None else _majority_schema([s for _, s in readable])
     fingerprint = schema_fingerprint(result.schema)
     first_by_hash: dict[str, str] = {}
@@ -91,8 +91,8 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     def check(item: tuple[LandedFile, pa.Schema]) -> tuple[str, int, int] | BadFile:
         try:
             return _checked(item[0], item[1], result.schema, ds.schema_policy, fingerprint, cache)
-        except BadFile as exc:
-            return exc
+        except (BadFile, OSError) as exc:
+            return _bad(exc)
 
     # Two files at a time: decoding and hashing release the GIL, so both cores work (each file's result is
     # the same either way, and they are used below in path order).
@@ -124,6 +124,12 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
         result.files.append(record)
     result.rejected.sort(key=lambda r: r.relpath)
     return result
+
+
+def _bad(exc: BadFile | OSError) -> BadFile:
+    """The file's own problem, whatever it is: one that vanished or became unreadable since it was discovered
+    (an OSError) is rejected like any other bad file, and the others are still validated."""
+    return exc if isinstance(exc, BadFile) else BadFile(f"cannot read: {exc.strerror or exc}")
 
 
 def _footer_schema(path: Path, ds: DatasetConfig) -> pa.Schema:
@@ -166,9 +172,10 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
              cache: dict[str, dict]) -> tuple[str, int, int]:
     """Decode every row once (corrupt pages show here, not halfway through a shard) and hash the bytes."""
     hit = cache.get(landed.relpath)
-    # An entry without arrow_bytes is from before they were recorded: the file is read again, once.
-    if hit and (hit["size"], hit["mtime_ns"], hit["schema"]) == (landed.size, landed.mtime_ns, fingerprint) \
-            and "arrow_bytes" in hit:
+    # The verdict depends on the file, the dataset's schema and the policy: a file `promote` accepted may not pass
+    # `strict`. An entry without policy or arrow_bytes is from before they were recorded: the file is read again.
+    key = (landed.size, landed.mtime_ns, fingerprint, policy)
+    if hit and (hit["size"], hit["mtime_ns"], hit["schema"], hit.get("policy")) == key and "arrow_bytes" in hit:
         return hit["sha256"], hit["rows"], hit["arrow_bytes"]
     if policy == "strict" and (reason := strict_difference(schema, reference)):
         raise BadFile(f"schema differs from the dataset's: {reason}")
@@ -179,11 +186,13 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
             arrow_bytes += batch.nbytes
     except SchemaMismatch as exc:
         raise BadFile(f"schema differs from the dataset's: {exc}") from None
+    except (FileNotFoundError, PermissionError):
+        raise  # gone or unreadable since its footer was read, not corrupt: `_bad` says so
     except (pa.ArrowException, OSError) as exc:
         raise BadFile(f"corrupt parquet data: {exc}") from None
     sha = sha256_file(landed.path)
     if landed.path.stat().st_mtime_ns != landed.mtime_ns:
         raise BadFile("the file changed while it was being validated; it will be read again on the next run")
     cache[landed.relpath] = {"size": landed.size, "mtime_ns": landed.mtime_ns, "schema": fingerprint,
-                             "sha256": sha, "rows": rows, "arrow_bytes": arrow_bytes}
+                             "policy": policy, "sha256": sha, "rows": rows, "arrow_bytes": arrow_bytes}
     return sha, rows, arrow_bytes

@@ -15,7 +15,7 @@ from upload_pipeline.hashing import sha256_file
 from upload_pipeline.landing import discover
 from upload_pipeline.staging import read_shards
 from upload_pipeline.state import read_json, write_json_atomic
-from upload_pipeline.steps import DatasetPaths
+from upload_pipeline.steps import DatasetPaths, withdrawn_hashes
 
 
 @dataclass
@@ -39,7 +39,7 @@ def look(ds: DatasetConfig, paths: DatasetPaths, now: float) -> Landing:
     listing = [(f.relpath, f.size, f.mtime_ns) for f in found.files]
     landing = Landing(hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:32], unsettled=found.unsettled)
     done = {sha for s in read_shards(ds, paths.staged) for sha in s.sources}
-    done |= set(read_json(paths.file("withdrawn.json"), {}))
+    done |= withdrawn_hashes(paths)
     empty, rejected, judged_ns = _judged(paths)
     done |= empty
     cache_file = paths.file("sensor-hashes.json")

@@ -6,14 +6,18 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
 import pyarrow.parquet as pq
 import pytest
 
-from upload_pipeline import journal, steps
+from upload_pipeline import journal, shards, steps
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
+from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.staging import read_shards
+from upload_pipeline_tests import datagen
 
 
 def publish(workspace):
@@ -135,7 +139,6 @@ def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
     workspace.land("train/b.parquet", rows=1000, seed=1, start_id=1000)
     ds, paths = workspace.config().datasets[0], workspace.paths()
     steps.land(ds, paths)
-    from upload_pipeline import shards
     real = shards.iter_conformed
 
     def failing(path, schema, policy):
@@ -145,7 +148,7 @@ def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
         yield from real(path, schema, policy)
 
     monkeypatch.setattr(shards, "iter_conformed", failing)
-    with pytest.raises(OSError, match="disk read error"):
+    with pytest.raises(RuntimeError, match="train/b.parquet: cannot be read for the shards: disk read error"):
         steps.shard(ds, paths)
     assert not (workspace.staged / "data").exists()
     monkeypatch.undo()
@@ -162,3 +165,89 @@ def test_pyarrow_allocates_with_jemalloc_unless_told_otherwise():
     told = subprocess.run([sys.executable, "-c", code], env={**env, "ARROW_DEFAULT_MEMORY_POOL": "system"},
                           capture_output=True, text=True, check=True)
     assert told.stdout.strip() == "system"
+
+
+def test_a_file_overwritten_in_place_while_it_is_read_is_refused(workspace):
+    a = workspace.land("train/a.parquet", rows=100)
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    landed = steps.land(ds, paths).validation
+    batches = shards._batches(ds, workspace.landing, landed.files, landed.schema)
+    rows = 0
+    while rows < 100:  # every row read, the file still open
+        rows += next(batches)[0].num_rows
+    datagen.write(a, 150, seed=9)
+    with pytest.raises(RuntimeError, match="train/a.parquet: changed since it was validated"):
+        next(batches)
+
+
+def delete_split(workspace, split):
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", split=split, confirm=True))
+
+
+def test_a_delete_finishes_a_shards_journal_cut_halfway_first(workspace, monkeypatch):
+    workspace.dataset(shard_size=30_000, row_group_rows=400)
+    workspace.land("train/a.parquet", rows=100)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = workspace.stage()
+    workspace.land("train/b.parquet", rows=3000, seed=1, start_id=100)
+    steps.land(ds, paths)
+    real_replace = os.replace
+
+    def crash_after_the_first_shard_moved(src, dst):
+        real_replace(src, dst)
+        if str(dst).startswith(str(workspace.staged)):
+            raise KeyboardInterrupt("crash")
+
+    monkeypatch.setattr(os, "replace", crash_after_the_first_shard_moved)
+    with pytest.raises(KeyboardInterrupt):
+        steps.shard(ds, paths)
+    monkeypatch.undo()
+    delete_split(workspace, "test")
+    publish(workspace)
+    staged = read_shards(ds, workspace.staged)
+    assert {s.split for s in staged} == {"train"} and sum(s.rows for s in staged) == 3100
+
+
+def test_a_withdrawn_file_stays_out_when_landed_json_predates_the_delete(workspace):
+    workspace.land("train/a.parquet", rows=100)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = workspace.stage()
+    delete_split(workspace, "test")
+    run = steps.shard(ds, paths)  # landed.json still lists test/a.parquet as new
+    assert run.written == [] and {s.split for s in run.all_shards} == {"train"}
+
+
+def test_renames_are_synced_before_the_journal_is_removed(workspace, monkeypatch):
+    """Each rename's folder is fsynced after it, and before the journal goes; a shard's folder in pending/ is before
+    the journal is written (os calls recorded, still made)."""
+    workspace.land("train/a.parquet", rows=100)
+    events = []
+    real_fsync, real_replace, real_rmtree = os.fsync, os.replace, shutil.rmtree
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            events.append(("sync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        src_folder = os.stat(os.path.dirname(src)).st_ino
+        real_replace(src, dst)
+        events.append(("rename", os.stat(os.path.dirname(dst)).st_ino, src_folder, os.path.basename(dst)))
+
+    def rmtree(path, *args, **kwargs):
+        events.append(("rmtree",))
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    publish(workspace)
+    renames = {i: event for i, event in enumerate(events) if event[0] == "rename"}
+    assert len(renames) > 3  # the journal, the shard, landed.json, sources.json, ...
+    for i, (_, folder, _, _) in renames.items():
+        synced = events.index(("sync", folder), i)
+        assert ("rmtree",) not in events[i:synced]
+    journal_written = next(i for i, event in renames.items() if event[3] == journal.JOURNAL)
+    shard_came_from = next(event[2] for event in renames.values() if event[3] == "train-00000.parquet")
+    assert ("sync", shard_came_from) in events[:journal_written]

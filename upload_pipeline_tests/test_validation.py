@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from upload_pipeline import steps
+from upload_pipeline.landing import discover
+from upload_pipeline.validation import validate
 from upload_pipeline_tests.conftest import settle
 
 
@@ -162,3 +166,33 @@ def test_a_file_changed_between_validation_and_sharding_is_refused(workspace):
     else:
         raise AssertionError("expected a refusal")
     assert not (workspace.staged / "data").exists()
+
+
+def test_a_file_accepted_under_promote_is_checked_again_under_strict(workspace):
+    workspace.dataset(schema_policy="promote")
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("train/b.parquet", rows=10, seed=1)
+    t = pq.read_table(workspace.landing / "train/a.parquet")
+    pq.write_table(t.set_column(0, "id", t["id"].cast(pa.int32())), workspace.landing / "train/c.parquet")
+    settle(workspace.landing / "train/c.parquet")
+    assert reasons(workspace) == {}
+    ds, paths = workspace.dataset(schema_policy="strict"), workspace.paths()
+    # The shards step on the landed files validated under promote names the file and says what to do.
+    with pytest.raises(RuntimeError, match=r"train/c.parquet: does not fit the dataset schema under schema_policy "
+                                           r"strict: column 'id' is int32 here.*landed files asset again"):
+        steps.shard(ds, paths)
+    assert not (workspace.staged / "data").exists()
+    assert "column 'id' is int32 here but int64" in reasons(workspace)["train/c.parquet"]
+    assert sum(s.rows for s in steps.shard(ds, paths).all_shards) == 20
+
+
+def test_a_file_gone_since_discovery_is_rejected_alone(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    gone = workspace.land("train/b.parquet", rows=10, seed=1)
+    ds = workspace.config().datasets[0]
+    found = discover(ds, workspace.landing, time.time())
+    gone.unlink()
+    result = validate(ds, found, reference=None, published=set(), known_paths={}, cache={})
+    assert [f.relpath for f in result.files] == ["train/a.parquet"]
+    assert [(r.relpath, r.reason) for r in result.rejected] == [("train/b.parquet",
+                                                                 "cannot read: No such file or directory")]

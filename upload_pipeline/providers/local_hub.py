@@ -42,8 +42,7 @@ class LocalHubResource(StorageResource):
         return f"local folder {self.root}"
 
     def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
-        repo = self.repo_dir(target)
-        journal.recover(repo / _META / "incoming", repo)
+        repo = self._recovered(target)
         head = self.commits(target)[-1]["id"] if self.commits(target) else None
         return diff(str(repo), request, self.remote_tree(target), self.read_text(target, "README.md"), base=head)
 
@@ -58,6 +57,7 @@ class LocalHubResource(StorageResource):
         if create_pr:
             raise ProviderError("pull requests need the real Hub provider (UPLOAD_PIPELINE_HUB=hf); the local "
                                 "default commits directly")
+        self._recovered(target)
         tree = self.remote_tree(target)
         head = self.commits(target)[-1]["id"] if self.commits(target) else None
         plan = SyncPlan(target=str(self.repo_dir(target)), deletes=under(paths, tree), base=head)
@@ -75,8 +75,14 @@ class LocalHubResource(StorageResource):
         file = self.repo_dir(target) / path
         return file.read_text(encoding="utf-8") if file.is_file() else None
 
-    def _commit(self, target: HubTarget, plan: SyncPlan, message: str) -> SyncResult:
+    def _recovered(self, target: HubTarget) -> Path:
+        """The repo folder, with a commit a crash cut short finished first (its scratch folder is reused)."""
         repo = self.repo_dir(target)
+        journal.recover(repo / _META / "incoming", repo)
+        return repo
+
+    def _commit(self, target: HubTarget, plan: SyncPlan, message: str) -> SyncResult:
+        repo = self._recovered(target)
         incoming = repo / _META / "incoming"
         for upload in plan.uploads:
             dest = incoming / upload.path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from upload_pipeline import remote
 from upload_pipeline.card import generated_metadata
@@ -74,6 +76,29 @@ def test_delete_paths_removes_a_folder_in_one_commit(workspace):
     result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test")
     assert result.plan.deletes == ["data/test-00000.parquet"]
     assert hub.commits(ds.hub)[-1]["deleted"] == ["data/test-00000.parquet"]
+
+
+def test_a_delete_finishes_a_commit_a_crash_cut_short_first(workspace, monkeypatch):
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = workspace.stage()
+    repo = hub.repo_dir(ds.hub)
+    real_replace = os.replace
+
+    def crash_after_the_first_file_moved(src, dst):
+        real_replace(src, dst)
+        if Path(dst).parent.parent == repo:  # a shard moved into data/: the journal is half applied
+            raise KeyboardInterrupt("crash")
+
+    monkeypatch.setattr(os, "replace", crash_after_the_first_file_moved)
+    with pytest.raises(KeyboardInterrupt):
+        remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    monkeypatch.undo()
+    hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test")
+    # The cut commit's files all arrived (the card and train's shard), then the test shard went.
+    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".hub" not in p.parts) == [
+        "README.md", "data", "data/train-00000.parquet"]
 
 
 def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspace):
