@@ -59,18 +59,19 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
     """Remove the shards from staging and remember their landed files; return the new staged card, if any."""
     ds = cfg.dataset(req.dataset)
     paths = steps.DatasetPaths.of(cfg, ds)
-    # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
-    # which would drop it half applied (some of a landed file's rows staged, counted as published).
-    journal.recover(paths.file("pending"), paths.staged)
-    doomed = [s for s in read_shards(ds, paths.staged) if req.split in (None, s.split)]
-    withdrawn = read_json(paths.file("withdrawn.json"), {})
-    for shard in doomed:
-        for sha in shard.sources:
-            withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
-    write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
-    gone = [s.path for s in doomed]
-    records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
-    journal.commit(paths.file("pending"), paths.staged, records, gone)
+    with steps.staging_lock(paths):  # not while a publish run is sharding into the same staged tree
+        # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
+        # which would drop it half applied (some of a landed file's rows staged, counted as published).
+        journal.recover(paths.file("pending"), paths.staged)
+        doomed = [s for s in read_shards(ds, paths.staged) if req.split in (None, s.split)]
+        withdrawn = read_json(paths.file("withdrawn.json"), {})
+        for shard in doomed:
+            for sha in shard.sources:
+                withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
+        write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
+        gone = [s.path for s in doomed]
+        records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
+        journal.commit(paths.file("pending"), paths.staged, records, gone)
     if read_shards(ds, paths.staged):
         return steps.write_card(ds, paths)
     (paths.staged / CARD_NAME).unlink(missing_ok=True)

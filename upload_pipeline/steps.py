@@ -20,7 +20,7 @@ from upload_pipeline.landing import Discovery, Rejection, discover
 from upload_pipeline.shards import ShardRun, write_shards
 from upload_pipeline.staging import (CARD_NAME, StagedFile, data_dir, hashed_tree, read_shards, remember_hashes,
                                     shards_schema)
-from upload_pipeline.state import read_json, write_json_atomic
+from upload_pipeline.state import locked, read_json, write_json_atomic
 from upload_pipeline.validation import FileRecord, Validation, validate
 
 
@@ -51,8 +51,19 @@ class Landing:
         return self.validation.rejected
 
 
+def staging_lock(paths: DatasetPaths):
+    """Held by whatever writes the dataset's staged tree or its journal (land, shard, write_card, the delete job),
+    so two of them never meet halfway, whoever started them (two runs, a run and the delete job, the CLI)."""
+    return locked(paths.file("staging.lock"))
+
+
 def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> Landing:
     """Discover and validate the landed files, and record the result for the shards step."""
+    with staging_lock(paths):
+        return _land(ds, paths, now)
+
+
+def _land(ds: DatasetConfig, paths: DatasetPaths, now: float | None) -> Landing:
     journal.recover(paths.file("pending"), paths.staged)  # a crashed shards step is finished first
     found = discover(ds, paths.landing, time.time() if now is None else now)
     sources = read_json(paths.file("sources.json"), {"hashes": {}, "paths": {}})
@@ -100,6 +111,11 @@ def read_landed(paths: DatasetPaths) -> Validation:
 
 def shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
     """Write the new landed files into new shards, and remember which files are published."""
+    with staging_lock(paths):
+        return _shard(ds, paths)
+
+
+def _shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
     validation = read_landed(paths)
     new = validation.new_files()
     if new and validation.schema is None:
@@ -121,6 +137,11 @@ def shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
 
 def write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
     """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it."""
+    with staging_lock(paths):
+        return _write_card(ds, paths)
+
+
+def _write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
     shards = read_shards(ds, paths.staged)
     schema = shards_schema(paths.staged, shards)
     if schema is None:

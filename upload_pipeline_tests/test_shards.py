@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 
 import pyarrow.parquet as pq
 import pytest
@@ -207,6 +208,21 @@ def test_a_delete_finishes_a_shards_journal_cut_halfway_first(workspace, monkeyp
     publish(workspace)
     staged = read_shards(ds, workspace.staged)
     assert {s.split for s in staged} == {"train"} and sum(s.rows for s in staged) == 3100
+
+
+def test_the_delete_job_waits_while_another_process_writes_the_staged_tree(workspace):
+    workspace.land("train/a.parquet", rows=100)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = workspace.stage()
+    steps.land(ds, paths)  # the lock is free again after each step
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (delete_split(workspace, "test"), done.set()))
+    with steps.staging_lock(paths):  # as a shards step of a publish run holds it
+        worker.start()
+        assert not done.wait(1.0)
+        assert {s.split for s in read_shards(ds, paths.staged)} == {"train", "test"}
+    worker.join(30)
+    assert done.is_set() and {s.split for s in read_shards(ds, paths.staged)} == {"train"}
 
 
 def test_a_withdrawn_file_stays_out_when_landed_json_predates_the_delete(workspace):
