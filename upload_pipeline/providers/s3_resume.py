@@ -28,7 +28,6 @@ from s3transfer.utils import ChunksizeAdjuster, ReadFileChunk
 from upload_pipeline.providers.s3_errors import error_code, status_code
 from upload_pipeline.providers.s3_transfer import Item
 
-
 # The completion was refused for good: the upload can never be completed, so it is aborted.
 _UNCOMPLETABLE = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 

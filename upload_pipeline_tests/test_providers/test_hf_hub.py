@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import datasets
 import pytest
-from huggingface_hub.utils import _http as hf_http
 from huggingface_hub import DatasetCard, HfApi
+from huggingface_hub.utils import _http as hf_http
 
 from upload_pipeline import remote
 from upload_pipeline.card import generated_metadata
