@@ -9,7 +9,8 @@ key alone would never run twice); after that it waits for new files.
 The Hub limits commits per repo (about 128 an hour); one publish is one commit, but several datasets can publish
 into one repo and files can land every minute. So a batch is also held back while the dataset's Hub repo had
 `max_hub_commits_per_hour` commits in the last hour, counted from the event log (the `hub_copy` materializations
-that made a commit, of every dataset publishing into that repo). Held back, the batch grows: later files join it.
+that made a commit, and the delete job's, of every dataset publishing into that repo). Held back, the batch
+grows: later files join it.
 """
 
 import time
@@ -89,19 +90,26 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
 
 
 def _commit_times(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> list[float]:
-    """When the materializations of `key` after `since` made a Hub commit."""
-    times, cursor = [], None
-    while True:
-        page = instance.fetch_materializations(dg.AssetRecordsFilter(key, after_timestamp=since), limit=100,
-                                               cursor=cursor)
-        times += [r.timestamp for r in page.records for _ in range(_commits_made(r.asset_materialization))]
-        if not page.has_more:
-            return times
-        cursor = page.cursor
+    """When the events of `key` after `since` made Hub commits: its materializations (publishes) and the
+    observations the delete_from_hub job records on it."""
+    times = []
+    for fetch, event in ((instance.fetch_materializations, "asset_materialization"),
+                         (instance.fetch_observations, "asset_observation")):
+        cursor = None
+        while True:
+            page = fetch(dg.AssetRecordsFilter(key, after_timestamp=since), limit=100, cursor=cursor)
+            times += [r.timestamp for r in page.records
+                      for _ in range(_commits_made(getattr(r, event)))]
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return times
 
 
-def _commits_made(materialization: dg.AssetMaterialization | None) -> int:
-    metadata = materialization.metadata if materialization else {}
+def _commits_made(event: dg.AssetMaterialization | dg.AssetObservation | None) -> int:
+    metadata = event.metadata if event else {}
+    if "deleted" in metadata:  # the delete job's: a commit when it deleted something
+        return 1 if metadata["deleted"].value else 0
     # A publish with nothing to change reports the commit the repo is at, with noop: true.
     if "commit_id" not in metadata or "noop" not in metadata or metadata["noop"].value:
         return 0

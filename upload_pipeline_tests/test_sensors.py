@@ -131,15 +131,20 @@ def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspac
     assert len(tick(workspace, instance, now=time.time() + 3601).run_requests) == 1
 
 
-def test_a_publish_committed_in_parts_and_merged_counts_every_commit(workspace):
+def test_a_publish_committed_in_parts_and_the_delete_job_count_every_commit(workspace):
     workspace.config_file.write_text(workspace.config_file.read_text()
-                                     + "automation: {max_hub_commits_per_hour: 4}\n")
+                                     + "automation: {max_hub_commits_per_hour: 5}\n")
     instance = dg.DagsterInstance.ephemeral()
     # What hub_copy reports after 3 part commits to a pull request and its merge
     instance.report_runless_asset_event(dg.AssetMaterialization(
         ["ds", "hub_copy"], metadata={"commit_id": "c" * 40, "noop": False, "commits": 3}))
     workspace.land("train/a.parquet", rows=10)
-    assert "had 4 commits in the last hour" in reason(tick(workspace, instance))
+    assert len(tick(workspace, instance).run_requests) == 1
+    # What the delete job records: a delete that found nothing makes no commit, one that deleted files does
+    for deleted in ([], ["data/test-00000.parquet"]):
+        instance.report_runless_asset_event(dg.AssetObservation(
+            ["ds", "hub_copy"], metadata={"deleted": dg.MetadataValue.json(deleted), "commit_id": "d" * 40}))
+    assert "had 5 commits in the last hour" in reason(tick(workspace, instance))
 
 
 def test_files_the_last_run_found_nothing_to_publish_in_ask_for_no_run_until_rewritten(workspace):
