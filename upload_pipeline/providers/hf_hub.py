@@ -100,17 +100,30 @@ class HfHubResource(StorageResource):
         if plan.base is None and not plan.noop:
             self.ensure_repo(target)
             plan = self.plan_sync(target, request)  # a new repo already has a first commit to pin to
+        refused = None  # the plan of the last commit answered with a 412
         for _ in range(self.commit_attempts):
             if plan.noop:
+                if refused is not None and self._ours_at_head(target, request.message):
+                    # The 412 was our own commit's doing: it landed, its answer was lost, the retry was refused.
+                    return SyncResult(refused, url=self.repo_url(target), commit_id=plan.base,
+                                      bytes_sent=refused.upload_bytes, metadata={"commits": 1, "answer_lost": True})
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
             try:
                 return self._commit(target, plan, request.message)
             except Exception as exc:
                 if status_of(exc) != PARENT_MOVED:
                     raise
+                refused = plan
             plan = self.plan_sync(target, request)  # someone committed meanwhile: re-read, re-merge
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412 on {self.commit_attempts} "
                             "attempts); publish again when it is done")
+
+    def _ours_at_head(self, target: HubTarget, message: str) -> bool:
+        """Whether the last commit of the target's branch is ours: its title is this publish's message (which
+        names the Dagster run)."""
+        commits = self._call(f"list commits of {target.repo_id}", lambda: self.api().list_repo_commits(
+            target.repo_id, repo_type=REPO_TYPE, revision=target.revision))
+        return bool(commits) and commits[0].title == message
 
     def delete_paths(self, target: HubTarget, paths: list[str], message: str,
                      readme: Callable[[str | None], str | None] | None = None,

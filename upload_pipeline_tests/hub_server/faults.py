@@ -1,4 +1,4 @@
-"""Fault injection: make matching requests fail, hang up mid-body, or slow down.
+"""Fault injection: make matching requests fail, hang up mid-body, lose their answer, or slow down.
 
 Rules match on the HTTP method and on a regex searched in the *raw* request path (no query string, still
 percent-encoded, e.g. `refs%2Fpr%2F1`), and/or on the route kind (see `routing.ROUTES`). The client's retry loop
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 class FaultRule:
     """One rule. `remaining=None` means it never runs out."""
 
-    action: str  # "status", "cut" or "delay"
+    action: str  # "status", "cut", "lose" or "delay"
     method: str | None
     path: re.Pattern[str] | None
     kind: str | None
@@ -39,11 +39,13 @@ class FaultRule:
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """What the handler must do for one request: sleep first, then fail with a status or cut the connection."""
+    """What the handler must do for one request: sleep first, then fail with a status, cut the connection, or
+    handle the request and hang up instead of answering (`lose`)."""
 
     delay: float = 0.0
     status: FaultRule | None = None
     cut: FaultRule | None = None
+    lose: FaultRule | None = None
 
 
 class FaultInjector:
@@ -82,6 +84,18 @@ class FaultInjector:
     ) -> FaultRule:
         """Read `after_bytes` of the body of the next `count` matching requests, then close without answering."""
         return self._add(FaultRule("cut", method, _compile(path), kind, count, after_bytes=after_bytes))
+
+    def lose_response(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        kind: str | None = None,
+        count: int = 1,
+    ) -> FaultRule:
+        """Handle the next `count` matching requests in full, then close without answering: the change is made
+        (a commit lands) but the client cannot tell, as when a connection drops on the way back."""
+        return self._add(FaultRule("lose", method, _compile(path), kind, count))
 
     def delay(
         self,
@@ -125,6 +139,8 @@ class FaultInjector:
             return FaultPlan(delay=delay)
         if failing.action == "status":
             return FaultPlan(delay=delay, status=failing)
+        if failing.action == "lose":
+            return FaultPlan(delay=delay, lose=failing)
         return FaultPlan(delay=delay, cut=failing)
 
     def _add(self, rule: FaultRule) -> FaultRule:

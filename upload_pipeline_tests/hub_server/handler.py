@@ -81,6 +81,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             response = self._respond(hub, found, raw_path, query_string, body, authorization, plan.status)
             if not body.done and not body.drain(DRAIN_LIMIT):
                 self.close_connection = True
+            if plan.lose is not None:
+                record(None, 0)
+                self._hang_up()
+                return
             record(response.status, 0 if self.command == "HEAD" else response.content_length)
             self._send(response)
         except (ConnectionError, TimeoutError) as err:
@@ -118,7 +122,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return error_response(HubError(500, "Internal server error"))
 
     def _hang_up(self) -> None:
-        """Close without answering (connection-cut fault)."""
+        """Close without answering (the cut and lose faults)."""
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)

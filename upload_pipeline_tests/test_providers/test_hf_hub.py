@@ -117,6 +117,16 @@ def test_a_connection_cut_on_the_commit_ends_in_exactly_one_commit(workspace, hu
     assert len(user_commits(hub_server)) == 1
 
 
+def test_a_commit_whose_answer_is_lost_is_reported_as_the_commit_it_was(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    hub_server.faults.lose_response(kind="commit")  # it lands; the retry then meets a moved parent (412)
+    result = publish(workspace, provider(hub_server), message="publish run abc")
+    [commit] = user_commits(hub_server)
+    assert not result.plan.noop and result.commit_id == commit["id"] and result.metadata["answer_lost"]
+    assert sorted(u.path for u in result.plan.uploads) == ["README.md", "data/train-00000.parquet"]
+    assert result.bytes_sent == result.plan.upload_bytes > 0
+
+
 def test_after_a_failed_commit_the_rerun_does_not_resend_uploads(workspace, hub_server):
     workspace.land("train/a.parquet", rows=3000)
     hub_server.faults.fail_next(3, kind="commit", status=500)
