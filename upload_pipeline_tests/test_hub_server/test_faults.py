@@ -86,6 +86,16 @@ def test_connection_cut_on_commit_surfaces_to_the_caller(api, hub, repo):
     assert hub.read_file(repo, "a.txt") == b"x"
 
 
+def test_a_lost_answer_hides_a_commit_that_was_made(api, hub, repo):
+    hub.faults.lose_response("POST", kind="commit")
+
+    with pytest.raises(httpx2.RemoteProtocolError):
+        upload(api, b"x", "a.txt")
+
+    assert hub.counters.commits == 1 and hub.read_file(repo, "a.txt") == b"x"
+    assert [r.status for r in hub.counters.log if r.kind == "commit"] == [None]
+
+
 def test_delay_applies_to_matching_requests_only(api, hub, repo):
     hub.faults.delay(0.3, "GET", kind="repo_info", count=1)
 
