@@ -18,18 +18,19 @@ def reconcile_job(cfg: PipelineConfig):
 
 def schedules(cfg: PipelineConfig) -> list[dg.ScheduleDefinition]:
     auto = cfg.automation
+    # automation.sensors switches all of the pipeline's own automation: sensors and schedules start as it says.
+    status = dg.DefaultScheduleStatus.RUNNING if auto.sensors else dg.DefaultScheduleStatus.STOPPED
     out = []
     try:
         if auto.reconcile_cron:
             out.append(dg.ScheduleDefinition(
                 name="nightly_reconcile", cron_schedule=auto.reconcile_cron, job_name=RECONCILE_JOB,
-                default_status=dg.DefaultScheduleStatus.RUNNING if auto.sensors else dg.DefaultScheduleStatus.STOPPED,
-                description="Checks every remote copy against staging and repairs drift."))
+                default_status=status, description="Checks every remote copy against staging and repairs drift."))
         if auto.publish_cron:
             out += [dg.ScheduleDefinition(
                 name=f"publish_{ds.name}_schedule", cron_schedule=auto.publish_cron, job_name=f"publish_{ds.name}",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                description=f"Publishes {ds.name} on a schedule (automation.publish_cron).") for ds in cfg.datasets]
+                default_status=status, description=f"Publishes {ds.name} on a schedule (automation.publish_cron).")
+                for ds in cfg.datasets]
     except dg.DagsterInvalidDefinitionError as exc:
         raise ConfigError(f"{cfg.source}: automation: not a valid cron expression ({exc})") from None
     return out

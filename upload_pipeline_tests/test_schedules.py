@@ -39,6 +39,14 @@ def test_publish_schedule_only_when_asked(workspace):
     assert names == ["publish_ds_schedule"]
 
 
+def test_the_automation_switch_starts_every_schedule_stopped(workspace):
+    workspace.config_file.write_text(workspace.config_file.read_text() +
+                                     "automation: {sensors: false, publish_cron: '*/15 * * * *'}\n")
+    schedules = build_definitions(workspace.config(), environ={}).schedules
+    assert {s.name: s.default_status for s in schedules} == {
+        "nightly_reconcile": dg.DefaultScheduleStatus.STOPPED, "publish_ds_schedule": dg.DefaultScheduleStatus.STOPPED}
+
+
 def test_a_bad_cron_names_the_file(workspace):
     workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {reconcile_cron: 'often'}\n")
     with pytest.raises(ConfigError, match="automation: not a valid cron expression"):
