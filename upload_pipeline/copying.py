@@ -34,7 +34,9 @@ def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
     """Why the landed file at `path` cannot be staged as it is, or None when it can (footer only, no data read)."""
     if path.stat().st_size > ds.shard_size:
         return f"larger than shard_size ({ds.shard_size} bytes)"
-    if strict_difference(pq.read_schema(path), schema):
+    landed = pq.read_schema(path)
+    # Arrow's own type equality too: strict looks past a nested NOT NULL, which a copy would keep.
+    if strict_difference(landed, schema) or [f.type for f in landed] != [f.type for f in schema]:
         return "its columns differ from the dataset schema (they are cast when rewritten)"
     meta = pq.read_metadata(path)
     if FOOTER_KEY in (meta.metadata or {}):

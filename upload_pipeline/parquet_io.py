@@ -22,10 +22,12 @@ class SchemaMismatch(ValueError):
 
 
 def dataset_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema shards are written with: no writer metadata (pandas', Spark's), every field nullable.
+    """The schema shards are written with: no writer metadata (pandas', Spark's), every field nullable, and a
+    list's values named `element`.
 
     At every nesting level, not only the top one: a writer's NOT NULL inside a struct or list says nothing about
-    the values, and keeping it would set files with the same data apart.
+    the values, and keeping it would set files with the same data apart. So would the name of a list's values:
+    parquet's standard layout (pyarrow ≥ 13, Spark) reads back as `element`, older pyarrow's as `item`.
     """
     return pa.schema([_loose(f) for f in schema])
 
@@ -41,12 +43,16 @@ def _loose_type(typ: pa.DataType) -> pa.DataType:
         # Arrow map keys are never null, so only their types are loosened.
         return pa.map_(_loose_type(typ.key_type), _loose(typ.item_field), typ.keys_sorted)
     if pa.types.is_large_list(typ):
-        return pa.large_list(_loose(typ.value_field))
+        return pa.large_list(_element(typ.value_field))
     if pa.types.is_fixed_size_list(typ):
-        return pa.list_(_loose(typ.value_field), typ.list_size)
+        return pa.list_(_element(typ.value_field), typ.list_size)
     if pa.types.is_list(typ):
-        return pa.list_(_loose(typ.value_field))
+        return pa.list_(_element(typ.value_field))
     return typ
+
+
+def _element(field: pa.Field) -> pa.Field:
+    return pa.field("element", _loose_type(field.type))
 
 
 def describe(schema: pa.Schema) -> list[tuple[str, str]]:
@@ -172,6 +178,10 @@ def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.Reco
         reason = strict_difference(batch.schema, reference)
         if reason:
             raise SchemaMismatch(reason)
+        if not batch.schema.equals(reference, check_metadata=False):
+            # The same data under other nested nullability or list value names: the arrays take the reference's
+            # types too, so every batch a shard writer gets has exactly its schema.
+            batch = batch.cast(reference)
         return pa.RecordBatch.from_arrays(batch.columns, schema=reference)
     columns = []
     names = batch.schema.names

@@ -98,6 +98,16 @@ def test_a_file_that_needs_a_cast_does_not_fit(copying_workspace, tmp_path):
     assert copying.misfit(path, ds, pa.schema([("id", pa.int32())])) is None
 
 
+def test_a_file_with_a_nested_not_null_does_not_fit(copying_workspace, tmp_path):
+    """strict looks past it, but a copy would keep it; rewritten, the shard has the dataset's nullable field."""
+    ds = copying_workspace.dataset()
+    path = tmp_path / "nested.parquet"
+    typ = pa.struct([pa.field("x", pa.int64(), nullable=False)])
+    pq.write_table(pa.table({"s": pa.array([{"x": 1}], typ)}), path, compression="snappy")
+    schema = dataset_schema(pq.read_schema(path))
+    assert "differ from the dataset schema" in copying.misfit(path, ds, schema)
+
+
 def test_a_crash_after_the_journal_moves_the_copy_and_its_record_in_together(copying_workspace, monkeypatch):
     ws = copying_workspace
     a = land(ws, "train/a.parquet", 100)

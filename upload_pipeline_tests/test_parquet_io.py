@@ -141,3 +141,16 @@ def test_strict_ignores_nullability_at_every_nesting_level(tmp_path):
         batches = list(iter_conformed(not_nullable, reference, policy))
         assert batches[0].schema == reference
         assert batches[0].to_pylist() == [row]
+
+
+def test_strict_takes_lists_whose_values_are_named_item_or_element_as_the_same(tmp_path):
+    """Parquet's standard list layout reads back as `element` (pyarrow ≥ 13, Spark); older pyarrow's as `item`."""
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    table = pa.table({"tags": pa.array([["a"], ["b", "c"]], pa.list_(pa.string()))})
+    pq.write_table(table, old, use_compliant_nested_type=False)
+    pq.write_table(table, new)
+    reference = dataset_schema(pq.read_schema(new))
+    assert str(pq.read_schema(old).field("tags").type) == "list<item: string>"
+    assert strict_difference(pq.read_schema(old), reference) is None
+    assert pa.Table.from_batches(list(iter_conformed(old, reference, "strict"))).equals(
+        pa.Table.from_batches(list(iter_conformed(new, reference, "strict"))))
