@@ -17,11 +17,16 @@ from typing import Any
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write `data` so that a crash leaves either the old file or the new one, never half of one."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace the file at `path` with `text`, durably: after a crash, the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

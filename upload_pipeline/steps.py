@@ -8,7 +8,6 @@ rows, first path), `validated.json` (validation cache) and `staged-hashes.json` 
 from __future__ import annotations
 
 import base64
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from upload_pipeline.landing import Discovery, Rejection, discover
 from upload_pipeline.shards import ShardRun, write_shards
 from upload_pipeline.staging import (CARD_NAME, StagedFile, data_dir, hashed_tree, read_shards, remember_hashes,
                                     shards_schema)
-from upload_pipeline.state import fsync_dir, locked, read_json, write_json_atomic
+from upload_pipeline.state import locked, read_json, write_json_atomic, write_text_atomic
 from upload_pipeline.validation import FileRecord, Validation, validate
 
 
@@ -161,17 +160,6 @@ def staged_files(paths: DatasetPaths) -> dict[str, StagedFile]:
 
 def owned_paths(ds: DatasetConfig) -> tuple[str, ...]:
     return (data_dir(ds) + "/", CARD_NAME)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace the file at `path` with `text`, durable and whole: the old card or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    fsync_dir(path.parent)
 
 
 def _schema_to_text(schema: pa.Schema | None) -> str | None:
