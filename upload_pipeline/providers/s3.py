@@ -221,12 +221,14 @@ class S3StorageResource(S3Connection):
     def _upload(self, target: S3Target, items: list[Item],
                 claimed: dict[str, Resumable]) -> tuple[list[tuple[Item, str, bool]], dict[str, BaseException]]:
         client, config, checksum = self.client(), self.transfer_config(), self.digests(target).sha256
-        failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config,
-                          target_args(target), checksum)
-        failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency)
+        extra = target_args(target)
+        failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config, extra, checksum)
+        encryption = {k: v for k, v in extra.items() if k != "StorageClass"}
+        failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency, encryption)
         verified, failures = verify_uploads(client, target.bucket, items, failures, config, self.max_concurrency)
-        # A continued upload that fails verification (the file changed since the crash but kept its first parts)
-        # was deleted by the verification: the file is sent whole now, instead of failing the publish.
+        # A continued upload that fails verification (the file changed since the crash but kept its first parts,
+        # or the crashed run encrypted it otherwise) was deleted by the verification: the file is sent whole now,
+        # instead of failing the publish.
         again = [i for i in items if i.key in claimed and isinstance(failures.get(i.key), IntegrityError)]
         if not again:
             return verified, failures

@@ -8,7 +8,9 @@ part's MD5 when the object is not KMS-encrypted), started with the same kind of 
 sync uses. The missing parts are then uploaded and the upload completed, and the object is verified like any
 other (see s3_transfer). The object's metadata (our sha256) is the crashed run's, fixed when the upload started:
 if the file at that key has changed since while keeping its first parts, the verification fails, the object is
-deleted and the file is sent whole in the same sync (S3 provider). Every other unfinished upload is aborted: its
+deleted and the file is sent whole in the same sync (S3 provider). Its server-side encryption is the crashed
+run's too, and S3 lists no upload's: the completion's answer names it, and an object not encrypted as the
+dataset now asks is deleted and sent whole the same way. Every other unfinished upload is aborted: its
 parts cost storage and would never become an object. One sync per prefix at a time is assumed (the `s3_upload`
 pool), as for the staged tree.
 """
@@ -26,7 +28,7 @@ from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster, ReadFileChunk
 
 from upload_pipeline.providers.s3_errors import error_code, status_code
-from upload_pipeline.providers.s3_transfer import Item
+from upload_pipeline.providers.s3_transfer import IntegrityError, Item
 
 # The completion was refused for good: the upload can never be completed, so it is aborted.
 _UNCOMPLETABLE = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
@@ -140,9 +142,11 @@ def _entry(part: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool,
-           workers: int) -> dict[str, BaseException]:
-    """Upload the missing parts of `uploads` (`workers` at a time, read lazily from disk) and complete them.
+def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool, workers: int,
+           encryption: dict[str, str]) -> dict[str, BaseException]:
+    """Upload the missing parts of `uploads` (`workers` at a time, read lazily from disk) and complete them;
+    `encryption` is the dataset's ServerSideEncryption / SSEKMSKeyId upload arguments, which each completed
+    object must have (an IntegrityError for the caller to delete it and send the file whole otherwise).
 
     An upload whose part failed stays on the server for the next sync to continue; one the server refuses to
     complete for good (a part it does not have) is aborted. Returns key → exception for the uploads that failed.
@@ -166,9 +170,13 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool,
                 failures[up.item.key] = exc
                 continue
             try:
-                client.complete_multipart_upload(
+                done = client.complete_multipart_upload(
                     Bucket=bucket, Key=up.item.key, UploadId=up.upload_id,
                     MultipartUpload={"Parts": [parts[n] for n in sorted(parts)]})
+                problem = _encryption_problem(done, encryption)
+                if problem:
+                    failures[up.item.key] = IntegrityError(
+                        f"s3://{bucket}/{up.item.key}: the continued upload was started {problem}")
             except Exception as exc:  # noqa: BLE001 - reported per key by the caller
                 if error_code(exc) == "NoSuchUpload":
                     continue  # a retried completion whose first try succeeded: the HEAD after decides
@@ -181,3 +189,15 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool,
                     except Exception:  # noqa: BLE001 - the next sync aborts it; the completion error is the news
                         pass
     return failures
+
+
+def _encryption_problem(done: dict[str, Any], wanted: dict[str, str]) -> str | None:
+    """How a completed upload's encryption (from CompleteMultipartUpload's answer) differs from `wanted`."""
+    algorithm, got = wanted.get("ServerSideEncryption"), done.get("ServerSideEncryption")
+    if algorithm and got != algorithm:
+        return f"with server-side encryption {got or 'none'}; the dataset asks for {algorithm}"
+    key, got_key = wanted.get("SSEKMSKeyId"), done.get("SSEKMSKeyId") or ""
+    # S3 answers with the key's ARN; an alias cannot be matched to one without asking KMS, so it is not compared.
+    if key and "alias/" not in key and got_key != key and not got_key.endswith("/" + key):
+        return "with another KMS key than the dataset's sse_kms_key_id"
+    return None

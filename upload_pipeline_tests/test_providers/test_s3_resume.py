@@ -97,3 +97,25 @@ def test_a_continued_upload_of_a_file_changed_since_is_caught_and_the_file_sent_
     assert head["Metadata"]["sha256"] == hashlib.sha256(blob).hexdigest()
     assert read_back(client, bucket) == staged(paths)
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
+
+
+@pytest.mark.parametrize("started_with, continued_as_is", [({}, False), ({"ServerSideEncryption": "AES256"}, True)])
+def test_a_continued_upload_ends_encrypted_as_the_dataset_asks(workspace, moto, bucket, proxied, proxy,
+                                                               started_with, continued_as_is):
+    """S3 lists no upload's encryption, so one a crashed run started before `sse` was set is continued; the
+    completion's answer shows it unencrypted, and the object is deleted and the file sent whole, encrypted."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket, sse="AES256")
+    blob = add_blob(workspace).read_bytes()
+    client, key = moto.client(), PREFIX + "extra/blob.bin"
+    up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                        Metadata={"sha256": hashlib.sha256(blob).hexdigest()}, **started_with)
+    client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=blob[:5 * MiB],
+                       ChecksumAlgorithm="SHA256")
+    result = publish(s3_provider(proxied), ds, paths)
+    assert result.metadata["uploads_continued"] == 1
+    resent = 0 if continued_as_is else 3
+    assert proxy.counts["UploadPart"] == 2 + resent + PROBE_PARTS
+    assert client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
+    assert read_back(client, bucket) == staged(paths)
+    assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
