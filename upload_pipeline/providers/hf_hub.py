@@ -204,23 +204,56 @@ class HfHubResource(StorageResource):
         chunks = [ops[i:i + self.max_operations_per_commit] for i in range(0, len(ops), self.max_operations_per_commit)]
         wanted_pr = force_pr or target.create_pr
         as_pr = wanted_pr or len(chunks) > 1
-        info = self._call(f"commit to {target.repo_id}", lambda: api.create_commit(
-            target.repo_id, chunks[0], commit_message=message, repo_type=REPO_TYPE, revision=target.revision,
-            parent_commit=plan.base, create_pr=as_pr))
+        tried = False
+
+        def first_commit() -> Any:
+            nonlocal tried
+            # A PR is not pinned like a branch commit (main does not move): an attempt whose answer was lost
+            # opened it, and a plain retry would open a second one.
+            if tried and as_pr and (opened := self._open_pr(target, message)) is not None:
+                return opened
+            tried = True
+            return api.create_commit(target.repo_id, chunks[0], commit_message=message, repo_type=REPO_TYPE,
+                                     revision=target.revision, parent_commit=plan.base, create_pr=as_pr)
+
+        info = self._call(f"commit to {target.repo_id}", first_commit)
         for i, chunk in enumerate(chunks[1:], start=2):
             self._call(f"commit part {i} to {info.pr_revision}", lambda c=chunk, n=i: api.create_commit(
                 target.repo_id, c, commit_message=f"{message} (part {n})", repo_type=REPO_TYPE,
                 revision=info.pr_revision))
         commit_id, url = info.oid, info.commit_url
         if as_pr and not wanted_pr:
-            self._call(f"merge PR #{info.pr_num}", lambda: api.merge_pull_request(
-                target.repo_id, info.pr_num, repo_type=REPO_TYPE, comment="Merged by upload_pipeline"))
+            self._call(f"merge PR #{info.pr_num}", lambda: self._merge(target, info.pr_num))
             commit_id = self.head(target)
         meta = {"commits": len(chunks)}
         if info.pr_url:
             meta["pull_request"] = info.pr_url
         return SyncResult(plan, url=self.repo_url(target), commit_id=commit_id, commit_url=url,
                           bytes_sent=plan.upload_bytes, metadata=meta)
+
+
+    def _open_pr(self, target: HubTarget, message: str) -> Any:
+        """This publish's pull request, if an earlier attempt opened it (open or draft, titled with the publish's
+        message, which names the Dagster run), as the CommitInfo its commit would have answered; else None."""
+        from huggingface_hub import CommitInfo
+
+        api = self.api()
+        found = next((d for d in api.get_repo_discussions(target.repo_id, repo_type=REPO_TYPE,
+                                                          discussion_type="pull_request")
+                      if d.title == message and d.status in ("open", "draft")), None)
+        if found is None:
+            return None
+        refs = api.list_repo_refs(target.repo_id, repo_type=REPO_TYPE, include_pull_requests=True)
+        oid = next(ref.target_commit for ref in refs.pull_requests or [] if ref.ref == found.git_reference)
+        return CommitInfo(commit_url=f"{self.repo_url(target)}/commit/{oid}", commit_message=message,
+                          commit_description="", oid=oid, pr_url=found.url, _endpoint=api.endpoint)
+
+    def _merge(self, target: HubTarget, num: int) -> None:
+        """Merge PR `num`; one already merged (a retry whose first attempt's answer was lost) is done."""
+        api = self.api()
+        if api.get_discussion_details(target.repo_id, num, repo_type=REPO_TYPE).status == "merged":
+            return
+        api.merge_pull_request(target.repo_id, num, repo_type=REPO_TYPE, comment="Merged by upload_pipeline")
 
 
 def _git_blob_id(path: Path) -> str | None:

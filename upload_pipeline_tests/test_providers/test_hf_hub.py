@@ -205,6 +205,29 @@ def test_pr_mode_opens_a_pull_request_and_leaves_main(workspace, hub_server):
     assert user_commits(hub_server) == [] and hub_server.refs(REPO)["prs"]
 
 
+def test_a_pull_request_whose_answer_is_lost_is_opened_once(workspace, hub_server):
+    workspace.dataset(hub={"repo_id": REPO, "create_pr": True})
+    workspace.land("train/a.parquet", rows=50)
+    hub_server.faults.lose_response(kind="commit")  # the PR opens; the client cannot tell and retries
+    result = publish(workspace, provider(hub_server), message="publish run abc")
+    prs = list(HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).get_repo_discussions(
+        REPO, repo_type="dataset", discussion_type="pull_request"))
+    assert [(pr.title, pr.num) for pr in prs] == [("publish run abc", 1)]
+    assert result.metadata["pull_request"].endswith("/discussions/1") and len(hub_server.refs(REPO)["prs"]) == 1
+    assert result.commit_id == hub_server.refs(REPO)["prs"]["1"] and user_commits(hub_server) == []
+
+
+@pytest.mark.parametrize("lost", ["commit", "discussion_merge"])
+def test_a_publish_in_parts_whose_answers_are_lost_still_lands_once(workspace, hub_server, lost):
+    workspace.dataset(shard_size=5000, row_group_rows=100)
+    workspace.land("train/a.parquet", rows=1000)
+    hub_server.faults.lose_response(kind=lost)
+    result = publish(workspace, provider(hub_server, max_operations_per_commit=3))
+    assert result.metadata["commits"] > 1 and len(hub_server.refs(REPO)["prs"]) == 1
+    assert len(user_commits(hub_server)) == 1
+    assert datasets.load_dataset(REPO)["train"].num_rows == 1000
+
+
 def test_a_publish_too_big_for_one_commit_lands_on_main_in_one_merge(workspace, hub_server):
     workspace.dataset(shard_size=5000, row_group_rows=100)
     workspace.land("train/a.parquet", rows=1000)
