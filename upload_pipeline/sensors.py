@@ -79,14 +79,21 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
         return ""
     limit = cfg.automation.max_hub_commits_per_hour
     repo = ds.hub.repo_id.lower()  # the Hub's names are not case-sensitive
-    times = sorted(t for other in cfg.datasets if other.hub is not None and other.hub.repo_id.lower() == repo
+    sharing = [other for other in cfg.datasets if other.hub is not None and other.hub.repo_id.lower() == repo]
+    times = sorted(t for other in sharing
                    for t in _commit_times(instance, dg.AssetKey([other.name, "hub_copy"]), now - 3600))
-    if len(times) < limit:
+    # A queued or running publish of another dataset in the repo has not committed yet, but will: a slot each.
+    going = sum(1 for other in sharing if other.name != ds.name and instance.get_runs(
+        dg.RunsFilter(job_name=f"publish_{other.name}", statuses=_GOING), limit=1))
+    over = len(times) + going - limit  # commits that must leave the hour before one more fits
+    if over < 0:
         return ""
-    # The newest `limit` commits are what the budget is made of; the oldest of them frees the next slot.
-    free_in = max(0, round(times[-limit] + 3600 - now))
-    return (f"Hub repo {ds.hub.repo_id} had {len(times)} commits in the last hour "
-            f"(max_hub_commits_per_hour: {limit}); the batch waits, about {free_in} s")
+    pending = f" and {going} publish run(s) of it not finished" if going else ""
+    # The oldest commits of the hour free the next slots; a run not finished frees none.
+    wait = (f"about {max(0, round(times[over] + 3600 - now))} s" if over < len(times)
+            else "until commits leave the hour")
+    return (f"Hub repo {ds.hub.repo_id} had {len(times)} commits in the last hour{pending} "
+            f"(max_hub_commits_per_hour: {limit}); the batch waits, {wait}")
 
 
 def _commit_times(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> list[float]:

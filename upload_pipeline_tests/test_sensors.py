@@ -70,8 +70,8 @@ def test_a_file_still_being_written_is_not_listed_and_holds_the_batch_back(works
     assert len(tick(workspace, instance).run_requests) == 1
 
 
-def add_run(instance, key: str, status: dg.DagsterRunStatus, job: str = "publish_ds") -> None:
-    instance.create_run_for_job(dg.GraphDefinition(job, node_defs=[]).to_job(), tags={sensors.BATCH_TAG: key},
+def add_run(instance, key: str, status: dg.DagsterRunStatus, job: str = "publish_ds") -> dg.DagsterRun:
+    return instance.create_run_for_job(dg.GraphDefinition(job, node_defs=[]).to_job(), tags={sensors.BATCH_TAG: key},
                                 status=status)
 
 
@@ -121,6 +121,11 @@ def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspac
     assert defs.resolve_job_def("publish_ds").execute_in_process(instance=instance).success  # nothing new: no commit
     workspace.land("train/b.parquet", rows=10, seed=1)
     assert len(tick(workspace, instance).run_requests) == 1  # one commit of two
+    # A publish of the other dataset, queued or running, is to take the second.
+    going = add_run(instance, "the other's batch", dg.DagsterRunStatus.STARTED, job="publish_other")
+    held = tick(workspace, instance)
+    assert "had 1 commits in the last hour and 1 publish run(s) of it not finished" in reason(held)
+    instance.delete_run(going.run_id)
     datagen.write(workspace.root / "process/other/train/a.parquet", 10, seed=2)
     settle(workspace.root / "process/other/train/a.parquet")
     assert defs.resolve_job_def("publish_other").execute_in_process(instance=instance).success
