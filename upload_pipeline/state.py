@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -56,16 +59,30 @@ def read_json(path: Path, default: Any = None) -> Any:
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one record; earlier lines are never rewritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    with path.open("a+b") as f:
+        # A last line torn by a crash or a full disk has no newline: this record goes on a line of its own
+        # rather than being glued to it and lost with it.
+        end = f.seek(0, os.SEEK_END)
+        torn = end > 0 and f.seek(end - 1) >= 0 and f.read(1) != b"\n"
+        line = json.dumps(record, sort_keys=True).encode() + b"\n"
+        f.write(b"\n" + line if torn else line)  # "a" mode: written at the end wherever the read left off
         f.flush()
         os.fsync(f.fileno())
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of `path`; a line that is not one (torn by a crash) is skipped with a warning."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s: line %d is not a complete record (cut short by a crash?); skipped", path, number)
+    return records
 
 
 @contextmanager

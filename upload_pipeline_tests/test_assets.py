@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+
 import dagster as dg
 import datasets
 import pyarrow.parquet as pq
@@ -108,6 +111,18 @@ def test_every_publish_that_changes_a_copy_is_audited_and_the_log_only_grows(wor
     workspace.land("train/b.parquet", rows=5, seed=1)
     materialize_all(workspace)
     assert log.read_bytes().startswith(before) and len(read_jsonl(log)) == 4
+
+
+def test_a_publish_is_audited_when_the_account_has_no_name(workspace, monkeypatch):
+    """A container uid with no passwd entry and no USER: getpass fails, and the audit line (written after the
+    copies changed) must not be lost for it."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(f"uid not found: {uid}")))
+    workspace.land("train/a.parquet", rows=10)
+    assert materialize_all(workspace).success
+    entries = read_jsonl(workspace.root / "state" / "audit.jsonl")
+    assert len(entries) == 2 and all(e["who"].startswith(f"uid {os.getuid()}@") for e in entries)
 
 
 def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
