@@ -99,6 +99,29 @@ def test_a_delete_finishes_a_commit_a_crash_cut_short_first(workspace, monkeypat
     # The cut commit's files all arrived (the card and train's shard), then the test shard went.
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".hub" not in p.parts) == [
         "README.md", "data", "data/train-00000.parquet"]
+    # and the cut commit is in the log, recovered with its files, before the delete's
+    log = hub.commits(ds.hub)
+    assert [c["message"] for c in log] == ["first", "drop test"] and log[1]["parent"] == log[0]["id"]
+
+
+def test_a_commit_planned_before_another_writers_is_planned_again_on_it(workspace):
+    """As the Hub pins a commit to its parent (412): a dataset sharing the repo committed between our plan and
+    our commit; its card change survives and the log stays one line of descent."""
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    workspace.stage()
+    request = remote.sync_request(ds, paths, "hub", "second")
+    stale = hub.plan_sync(ds.hub, request)
+    hub.delete_paths(ds.hub, [], "their note", readme=lambda card: card + "\nTheir note.\n")
+    result = hub.apply(ds.hub, stale, request)
+    assert "Their note." in (hub.repo_dir(ds.hub) / "README.md").read_text()
+    log = hub.commits(ds.hub)
+    assert [c["message"] for c in log] == ["first", "their note", "second"]
+    assert [c["parent"] for c in log[1:]] == [log[0]["id"], log[1]["id"]] and result.commit_id == log[2]["id"]
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
 
 
 def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspace):
