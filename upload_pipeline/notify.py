@@ -8,6 +8,7 @@ import logging
 
 import dagster as dg
 from dagster_slack import SlackResource
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from upload_pipeline.config import PipelineConfig
 
@@ -30,7 +31,17 @@ def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinit
         @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
                                monitor_all_code_locations=False)
         def notify(context: dg.RunFailureSensorContext, slack: SlackResource) -> None:
-            slack.get_client().chat_postMessage(channel=channel, text=failure_message(context))
+            text = failure_message(context)
+            client = slack.get_client()
+            # slack_sdk retries dropped connections by itself, but not rate limits (429 with Retry-After).
+            client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+            try:
+                client.chat_postMessage(channel=channel, text=text)
+            except Exception as exc:  # noqa: BLE001 - the sensor moves past this run anyway: keep the news
+                # The tick's cursor moves past the run whatever happens here, so the failure goes to the logs.
+                reason = f"could not post to Slack channel {channel} ({type(exc).__name__}: {exc}); {text}"
+                log.warning(reason)
+                context.log.warning(reason)
     else:
         @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
                                monitor_all_code_locations=False)

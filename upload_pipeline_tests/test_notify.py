@@ -1,31 +1,67 @@
-"""Failure notifications: posted to Slack through SlackResource when configured, logged otherwise."""
+"""Failure notifications: posted to Slack through SlackResource when configured, logged otherwise; the real
+slack_sdk client talks to a stand-in Web API on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
+import pytest
 from dagster_slack import SlackResource
+from slack_sdk import WebClient
 
 from upload_pipeline.definitions import build_definitions
 
 
-class RecordingSlackClient:
-    def __init__(self):
-        self.posts = []
+class SlackApiStub:
+    """A stand-in Slack Web API on 127.0.0.1 for the real slack_sdk client: answers chat.postMessage with the
+    queued (status, headers, body) replies in order, then with ok."""
 
-    def chat_postMessage(self, **kwargs):  # noqa: N802 - slack_sdk's name
-        self.posts.append(kwargs)
+    def __init__(self, replies):
+        self.replies, self.posts = list(replies), []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                stub.posts.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                status, headers, body = stub.replies.pop(0) if stub.replies else (200, {}, {"ok": True})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in {**headers, "Content-Type": "application/json"}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def context(self, instance, result) -> dg.RunFailureSensorContext:
+        """The failure sensor's context for `result`'s failed run, with the Slack resource pointed here."""
+        return dg.build_run_status_sensor_context(
+            sensor_name="notify_failures", dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+            resources={"slack": StubbedSlack(token="xoxb-test", base_url=self.url)}).for_run_failure()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
-class FakeSlack(SlackResource):
-    """The real resource class with the client swapped at its boundary (no network)."""
+class StubbedSlack(SlackResource):
+    """The real resource and client, pointed at the stub."""
+
+    base_url: str
 
     def get_client(self):
-        return CLIENT
-
-
-CLIENT = RecordingSlackClient()
+        return WebClient(token=self.token, base_url=self.base_url)
 
 
 def failed_run(workspace, instance):
@@ -43,15 +79,14 @@ def test_failure_is_posted_to_slack(workspace):
     workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {slack_channel: '#data'}\n")
     instance = dg.DagsterInstance.ephemeral()
     defs, result = failed_run(workspace, instance)
-    sensor = defs.resolve_sensor_def("notify_failures")
-    context = dg.build_run_status_sensor_context(
-        sensor_name="notify_failures", dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event(), resources={"slack": FakeSlack(token="xoxb-test")},
-    ).for_run_failure()
-    sensor(context)
-    assert CLIENT.posts[-1]["channel"] == "#data"
-    assert f"run {result.run_id[:8]} of job publish_ds failed" in CLIENT.posts[-1]["text"]
-    assert "xoxb-test" not in CLIENT.posts[-1]["text"]
+    stub = SlackApiStub([])
+    try:
+        defs.resolve_sensor_def("notify_failures")(stub.context(instance, result))
+    finally:
+        stub.close()
+    [post] = [json.loads(body) for body in stub.posts]
+    assert post["channel"] == "#data"
+    assert f"run {result.run_id[:8]} of job publish_ds failed" in post["text"] and "xoxb-test" not in post["text"]
 
 
 def test_without_slack_the_failure_is_logged(workspace, caplog):
@@ -64,3 +99,24 @@ def test_without_slack_the_failure_is_logged(workspace, caplog):
         dagster_event=result.get_run_failure_event()).for_run_failure()
     sensor(context)
     assert "of job publish_ds failed" in caplog.text
+
+
+@pytest.mark.parametrize("replies, posted", [
+    ([(429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})], True),  # retried, then posted
+    ([(200, {}, {"ok": False, "error": "channel_not_found"})], False),  # refused for good: logged instead
+])
+def test_a_failure_slack_cannot_take_is_retried_or_logged_never_dropped(workspace, caplog, replies, posted):
+    workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {slack_channel: '#data'}\n")
+    instance = dg.DagsterInstance.ephemeral()
+    defs, result = failed_run(workspace, instance)
+    stub = SlackApiStub(replies)
+    try:
+        defs.resolve_sensor_def("notify_failures")(stub.context(instance, result))
+    finally:
+        stub.close()
+    assert len(stub.posts) == (2 if posted else 1)
+    logged = [r.getMessage() for r in caplog.records if "could not post to Slack" in r.getMessage()]
+    assert bool(logged) is not posted
+    if not posted:
+        assert "channel_not_found" in logged[0] and f"run {result.run_id[:8]} of job publish_ds failed" in logged[0]
+        assert "xoxb-test" not in caplog.text
