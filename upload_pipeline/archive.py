@@ -108,11 +108,14 @@ def publish_archive(store: ArchiveStore, target: S3Target, dataset: str, paths: 
     files = archived_files(paths)
     manifest = manifest_sha256(files)
     history = paths.file(HISTORY)
-    done = next((r for r in reversed(read_jsonl(history))
-                 if r["status"] == "uploaded" and r["manifest_sha256"] == manifest), None)
+    uploaded = [r for r in read_jsonl(history) if r["status"] == "uploaded"]
+    done = next((r for r in reversed(uploaded) if r["manifest_sha256"] == manifest), None)
     if done and store.object_sha256(target, done["key"]) == done["sha256"]:
         return ArchiveRecord(**{**done, "status": "unchanged"})
     name = f"{dataset}-{version}"
+    if any(r["key"] == f"{ARCHIVE_DIR}/{name}.tar.gz" and r["manifest_sha256"] != manifest for r in uploaded):
+        # That version's archive holds another tree: it is never overwritten; this one is named by its content.
+        name = f"{dataset}-{manifest[:16]}"
     tmp = paths.file(TMP_DIR) / f"{name}.tar.gz"
     record = ArchiveRecord(
         id=uuid.uuid4().hex, dataset=dataset, version=version, status="failed", source=str(paths.staged),

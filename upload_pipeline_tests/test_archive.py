@@ -11,6 +11,7 @@ import pytest
 
 from upload_pipeline import archive, remote
 from upload_pipeline.archive import LocalArchiveStore, build, publish_archive
+from upload_pipeline.definitions import build_definitions
 from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.state import read_jsonl
@@ -145,3 +146,37 @@ def test_the_archive_asset_names_the_version_after_the_hub_commit(workspace):
     assert meta["s3_archive"]["version"].value == commit and meta["s3_archive"]["status"].value == "uploaded"
     assert (workspace.root / f"remote/s3/test-bucket/datasets/ds/archives/ds-{commit}.tar.gz").is_file()
     assert materialized(materialize_all(workspace, instance))["s3_archive"]["status"].value == "unchanged"
+
+
+def test_a_version_archived_with_another_tree_is_never_overwritten(workspace, staged_ds, bucket, moto):
+    ds, paths = staged_ds
+    first = publish_archive(s3_provider(moto.endpoint), ds.s3, "ds", paths, "v1")
+    workspace.land("train/b.parquet", rows=10, seed=2, start_id=200)
+    stage(workspace, bucket)
+    second = publish_archive(s3_provider(moto.endpoint), ds.s3, "ds", paths, "v1")  # the same name, asked again
+    manifest = archive.manifest_sha256(archive.archived_files(paths))
+    assert second.key == f"archives/ds-{manifest[:16]}.tar.gz" and second.sha256 != first.sha256
+    body = moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == first.sha256
+
+
+def test_after_the_delete_job_the_archive_is_named_after_its_commit(workspace):
+    workspace.dataset(s3={"bucket": "test-bucket", "prefix": "datasets/ds", "archive": True})
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    instance = dg.DagsterInstance.ephemeral()
+    first = materialized(materialize_all(workspace, instance))
+    archives = workspace.root / "remote/s3/test-bucket/datasets/ds/archives"
+    before = {p.name: p.read_bytes() for p in archives.iterdir()}
+    defs = build_definitions(workspace.config(), environ={})
+    rc = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "split": "test",
+                                              "confirm": True}}}}
+    deleted = defs.resolve_job_def("delete_from_hub").execute_in_process(run_config=rc, instance=instance)
+    [observed] = [e.event_specific_data.asset_observation for e in deleted.all_events
+                  if e.event_type_value == "ASSET_OBSERVATION"]
+    # The S3 copy and its archive again (as "Re-execute from failure" of the S3 steps would)
+    again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey(["ds", "s3_copy"]), dg.AssetKey(["ds", "s3_archive"])])
+    assert materialized(again)["s3_archive"]["version"].value == observed.metadata["commit_id"].value
+    assert first["s3_archive"]["version"].value != observed.metadata["commit_id"].value
+    assert all((archives / name).read_bytes() == data for name, data in before.items())

@@ -35,12 +35,29 @@ def archive_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefi
 def version(context: dg.AssetExecutionContext, ds: DatasetConfig, paths: steps.DatasetPaths) -> str:
     """The Hub commit id of the staged tree, when the Hub copy was published after the staged tree last
     changed (newer than the latest shards and card); else the first 16 hex digits of the sha256 of the
-    archived files' manifest (paths, sizes, sha256)."""
+    archived files' manifest (paths, sizes, sha256).
+
+    The delete job changes the staged tree and the Hub in one step, recorded as an observation of hub_copy: its
+    commit names the tree after it, and the commit of the publish before names the tree before it only.
+    """
     if ds.hub is not None:
-        latest = {name: context.instance.get_latest_materialization_event(dg.AssetKey([ds.name, name]))
+        instance = context.instance
+        latest = {name: instance.get_latest_materialization_event(dg.AssetKey([ds.name, name]))
                   for name in ("hub_copy", "shards", "dataset_card")}
-        hub = latest["hub_copy"]
-        commit = hub.asset_materialization.metadata.get("commit_id") if hub else None
-        if commit is not None and all(e is None or e.timestamp <= hub.timestamp for e in latest.values()):
-            return str(commit.value)
+        commits = [(e.timestamp, e.asset_materialization.metadata.get("commit_id"))
+                   for e in [latest["hub_copy"]] if e is not None]
+        deletes = instance.fetch_observations(dg.AssetKey([ds.name, "hub_copy"]), limit=1).records
+        commits += [(r.timestamp, r.asset_observation.metadata.get("commit_id")) for r in deletes
+                    if _withdrew(r.asset_observation.metadata)]
+        if commits:
+            when, commit = max(commits, key=lambda c: c[0])
+            if commit is not None and all(e is None or e.timestamp <= when for e in latest.values()):
+                return str(commit.value)
     return archive.manifest_sha256(archive.archived_files(paths))[:16]
+
+
+def _withdrew(metadata: dict) -> bool:
+    """Whether a delete job's observation changed the staged tree: it deleted files, not through a pull request
+    (which leaves staging as it is)."""
+    return bool(metadata.get("deleted") and metadata["deleted"].value) and not (
+        "pull_request" in metadata and metadata["pull_request"].value)
