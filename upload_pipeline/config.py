@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+from dagster._utils.schedules import is_valid_cron_string  # what ScheduleDefinition checks; no public API
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from upload_pipeline.sizes import parse_size
@@ -51,6 +52,11 @@ class HubTarget(_Strict):
     revision: str = "main"
     create_pr: bool = Field(default=False, description="publish each change as a pull request, left open")
 
+    @field_validator("revision")
+    @classmethod
+    def _revision_segments(cls, value: str) -> str:
+        return _folder_segments(value, "a branch name")
+
 
 class S3Target(_Strict):
     bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
@@ -69,7 +75,8 @@ class S3Target(_Strict):
     @field_validator("prefix")
     @classmethod
     def _strip_slashes(cls, value: str) -> str:
-        return value.strip("/")
+        value = value.strip("/")
+        return _folder_segments(value, "a folder in the bucket") if value else value
 
     @model_validator(mode="after")
     def _kms_key_needs_kms(self) -> S3Target:
@@ -163,6 +170,15 @@ class AutomationConfig(_Strict):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", "off", "none") else value
 
+    @field_validator("reconcile_cron", "publish_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        # The check Dagster's ScheduleDefinition makes, so `make check-config` refuses what Dagster would.
+        if value is not None and not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a cron expression Dagster accepts: five fields, minute hour "
+                             f"day-of-month month day-of-week, e.g. '0 3 * * *'; '' turns it off")
+        return value
+
 
 class PipelineConfig(_Strict):
     paths: PathsConfig = Field(default_factory=PathsConfig)
@@ -206,6 +222,14 @@ class PipelineConfig(_Strict):
         """Resolve a path from the file against the folder the pipeline runs in."""
         p = Path(value)
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def _folder_segments(value: str, what: str) -> str:
+    """The local copies use these as folders: `..` would leave the dataset's folder (and the mirror delete
+    files outside it), and `a/../b`, `a/./b` or `a//b` would escape the check that prefixes do not overlap."""
+    if any(part in ("", ".", "..") for part in value.split("/")):
+        raise ValueError(f"{value!r} is {what}: no empty, '.' or '..' parts between slashes")
+    return value
 
 
 def _nested(a: str, b: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from upload_pipeline.config import ConfigError, PipelineConfig
-from upload_pipeline.envsubst import UnsetVariable, resolve_tree
+from upload_pipeline.envsubst import SubstitutionError, resolve_tree
 
 CONFIG_ENV = "UPLOAD_PIPELINE_CONFIG"
 DEFAULT_CONFIG = "upload_pipeline.yaml"
@@ -26,7 +27,8 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
 
     Args:
         path: the file; default `$UPLOAD_PIPELINE_CONFIG`, else `upload_pipeline.yaml` in the current folder.
-        environ: variables for `${VAR}`; default the process environment over `.env` next to the file.
+        environ: variables for `${VAR}`; default the process environment, over `.env` next to the file, over
+            `.env` in the current folder.
 
     Raises:
         ConfigError: with the file, the key and the reason.
@@ -37,6 +39,10 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the datasets file ({exc.strerror}); "
                           f"set {CONFIG_ENV} or create {DEFAULT_CONFIG}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at line {line}); "
+                          f"save the file as UTF-8") from None
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -45,7 +51,7 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
         raise ConfigError(f"{path}: the top level must be a mapping with a 'datasets' list")
     try:
         resolved = resolve_tree(raw, _variables(path, environ))
-    except UnsetVariable as exc:
+    except SubstitutionError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
         return PipelineConfig.model_validate({**resolved, "source": str(path), "base_dir": "."})
@@ -59,7 +65,9 @@ def _variables(path: Path, environ: dict[str, str] | None) -> dict[str, str]:
     from dotenv import dotenv_values
 
     dotenv: dict[str, str] = {}
-    for candidate in {path.parent / ".env", Path(".env")}:
+    # Later files win, so the .env next to the config (the README's) wins over the current folder's; one file
+    # that is both is read once.
+    for candidate in dict.fromkeys(p.resolve() for p in (Path(".env"), path.parent / ".env")):
         if candidate.is_file():
             dotenv.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
     # The process environment wins over .env, as with Dagster's own .env handling.
@@ -98,12 +106,21 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys silently; a datasets file with one is a mistake."""
+    """PyYAML keeps the last of two equal keys silently; a datasets file with one is a mistake.
+
+    Merge keys (`<<: *base`) share settings between datasets; a key written next to one overrides the merged
+    value, as YAML says, so only the keys written in the mapping itself are checked for duplicates.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        written = [key_node for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"]
+        self.flatten_mapping(node)
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node in written:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):  # `? [a, b]`: a TypeError below; refused as YAML instead
+                raise yaml.constructor.ConstructorError(None, None, f"a mapping key must be a plain value, not a "
+                                                        f"{type(key).__name__}", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)

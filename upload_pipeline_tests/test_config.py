@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,6 +94,18 @@ def test_sizes_are_read_with_units(tmp_path):
      "datasets[1].s3.prefix: 'y' overlaps datasets[0]'s ('a') '' in the bucket bkt"),
     ("paths: {landing: x}", "datasets: Field required"),
     ("datasets: [{name: a}]\ndatasets: []", "duplicate key 'datasets'"),
+    ("datasets: [&a {name: a}, {<<: *a, name: b, name: c}]", "duplicate key 'name'"),
+    ("? [a, b]\n: 1\ndatasets: []", "not valid YAML: a mapping key must be a plain value, not a list at line 1"),
+    ("datasets: [{name: a}]\nautomation: {reconcile_cron: every night}",
+     "automation.reconcile_cron: 'every night' is not a cron expression Dagster accepts"),
+    ("datasets: [{name: a}]\nautomation: {publish_cron: '0 3 30 2 *'}",
+     "automation.publish_cron: '0 3 30 2 *' is not a cron expression"),
+    ("datasets: [{name: a, s3: {bucket: bkt, prefix: ..}}]", "datasets[0].s3.prefix: '..' is a folder in the bucket"),
+    ("datasets: [{name: a, s3: {bucket: bkt, prefix: b/../a}}]", "datasets[0].s3.prefix: 'b/../a' is a folder"),
+    ("datasets: [{name: a, s3: {bucket: bkt, prefix: /./a}}]", "datasets[0].s3.prefix: './a' is a folder"),
+    ("datasets: [{name: a, s3: {bucket: bkt, prefix: a//b}}]", "no empty, '.' or '..' parts between slashes"),
+    ("datasets: [{name: a, hub: {repo_id: o/r, revision: ../x}}]", "datasets[0].hub.revision: '../x' is a branch"),
+    ("datasets: [{name: a, hub: {repo_id: o/r, revision: ''}}]", "datasets[0].hub.revision: '' is a branch name"),
     ("datasets: [{name: a\n", "not valid YAML"),
     ("- just a list", "the top level must be a mapping"),
 ])
@@ -101,6 +116,75 @@ def test_mistakes_name_the_file_and_key(tmp_path, text, expected):
 def test_unset_variable_without_default_names_key_and_variable(tmp_path):
     message = error(tmp_path, "datasets: [{name: a, hub: {repo_id: '${NOPE_REPO}'}}]")
     assert "datasets[0].hub.repo_id: environment variable NOPE_REPO is not set" in message
+
+
+def test_a_variable_set_to_empty_is_reported_as_empty(tmp_path):
+    message = error(tmp_path, "datasets: [{name: a, hub: {repo_id: '${EMPTY_REPO}'}}]", {"EMPTY_REPO": ""})
+    assert "datasets[0].hub.repo_id: environment variable EMPTY_REPO is set but empty and has no default" in message
+
+
+@pytest.mark.parametrize(("value", "form"), [
+    ("$S3_PREFIX/x", "$S3_PREFIX"),
+    ("${S3_PREFIX-datasets/x}", "${S3_PREFIX-datasets/x}"),
+    ("${S3_PREFIX:?say it}", "${S3_PREFIX:?say it}"),
+    ("${S3_PREFIX:-${OTHER:-a}}", "${S3_PREFIX:-${OTHER:-a}}"),
+    ("costs$", "$"),
+])
+def test_a_dollar_form_that_is_not_resolved_is_an_error(tmp_path, value, form):
+    message = error(tmp_path, f"datasets: [{{name: a, s3: {{bucket: bkt, prefix: '{value}'}}}}]",
+                    {"S3_PREFIX": "datasets/real", "OTHER": "o"})
+    assert f"datasets[0].s3.prefix: `{form}` is not a form this file understands: write ${{VAR}} or " in message
+
+
+def test_double_dollar_is_a_dollar_and_values_are_not_resolved_again(tmp_path):
+    text = "datasets: [{name: a, card: {description: '$$5 ${PRICE} ${NONE:-$$0}'}}]"
+    cfg = load_config(write(tmp_path, text), environ={"PRICE": "$NOT_A_VAR"})
+    assert cfg.datasets[0].card.description == "$5 $NOT_A_VAR $0"
+
+
+@pytest.mark.parametrize("seed", ["1", "2"])
+def test_dotenv_next_to_the_config_wins_over_the_current_folders(tmp_path, seed):
+    # An unordered read made the winner depend on the hash seed, so each seed is a fresh process; relative
+    # config paths keep the order the same from one run to the next.
+    (tmp_path / ".env").write_text("HF_REPO_ID=cwd/repo\nS3_BUCKET=cwd-bucket\n")
+    for i in range(8):
+        (tmp_path / f"conf{i}").mkdir()
+        (write(tmp_path / f"conf{i}", GOOD).parent / ".env").write_text(f"HF_REPO_ID=next/repo{i}\n")
+    script = ("from upload_pipeline.config_file import load_config\n"
+              "for i in range(8):\n"
+              "    ds = load_config(f'conf{i}/pipeline.yaml').datasets[0]\n"
+              "    print(ds.hub.repo_id, ds.s3.bucket)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_REPO_ID", "S3_BUCKET")} | {"PYTHONHASHSEED": seed}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == [word for i in range(8) for word in (f"next/repo{i}", "cwd-bucket")]
+
+
+def test_dotenv_in_the_config_folder_and_the_current_one_is_read_once(tmp_path, monkeypatch):
+    import dotenv
+
+    reads = []
+    monkeypatch.setattr(dotenv, "dotenv_values", lambda path: reads.append(path) or {"HF_REPO_ID": "once/repo"})
+    monkeypatch.delenv("HF_REPO_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("HF_REPO_ID=once/repo\n")
+    assert load_config(write(tmp_path, GOOD)).datasets[0].hub.repo_id == "once/repo"
+    assert len(reads) == 1
+
+
+def test_merge_keys_share_settings_and_a_written_key_overrides(tmp_path):
+    text = ("datasets:\n  - &base {name: a, settle_seconds: 10, s3: {bucket: bkt, prefix: a}}\n"
+            "  - <<: *base\n    name: b\n    s3: {bucket: bkt, prefix: b}\n")
+    a, b = load_config(write(tmp_path, text), environ={}).datasets
+    assert (b.name, b.settle_seconds, b.s3.prefix) == ("b", 10, "b") and a.name == "a"
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_bytes("datasets:\n  - name: a\n    card: {description: 'Donn\u00e9es'}\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 at line 3); save the file as UTF-8"
 
 
 def test_missing_file_says_how_to_point_elsewhere(tmp_path):

@@ -47,7 +47,7 @@ def test_the_automation_switch_starts_every_schedule_stopped(workspace):
         "nightly_reconcile": dg.DefaultScheduleStatus.STOPPED, "publish_ds_schedule": dg.DefaultScheduleStatus.STOPPED}
 
 
-def test_a_bad_cron_names_the_file(workspace):
+def test_a_bad_cron_names_the_file_and_key(workspace):
     workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {reconcile_cron: 'often'}\n")
-    with pytest.raises(ConfigError, match="automation: not a valid cron expression"):
+    with pytest.raises(ConfigError, match=r"\.yaml: automation\.reconcile_cron: 'often' is not a cron expression"):
         build_definitions(workspace.config(), environ={})
