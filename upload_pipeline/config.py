@@ -206,6 +206,9 @@ class PipelineConfig(_Strict):
                     raise ValueError(
                         f"datasets[{j}].config_name: {ds.config_name!r} is also datasets[{i}]'s ({other.name!r}) "
                         f"in the Hub repo {ds.hub.repo_id}; datasets sharing a repo need their own config_name")
+                if ds.hub and other.hub and ds.hub.repo_id.lower() == other.hub.repo_id.lower() and (
+                        ds.hub.revision == other.hub.revision):
+                    _same_repo_card(ds, other, j, i)
                 if ds.s3 and other.s3 and ds.s3.bucket == other.s3.bucket and _nested(ds.s3.prefix, other.s3.prefix):
                     raise ValueError(
                         f"datasets[{j}].s3.prefix: {ds.s3.prefix!r} overlaps datasets[{i}]'s ({other.name!r}) "
@@ -230,6 +233,18 @@ def _folder_segments(value: str, what: str) -> str:
     if any(part in ("", ".", "..") for part in value.split("/")):
         raise ValueError(f"{value!r} is {what}: no empty, '.' or '..' parts between slashes")
     return value
+
+
+def _same_repo_card(ds: DatasetConfig, other: DatasetConfig, j: int, i: int) -> None:
+    """The card fields that are the repo's, not a config's, agree between two datasets sharing a Hub repo:
+    otherwise each publish would set its own value and every publish of either would commit a new README."""
+    for name in ("pretty_name", "license", "tags", "task_categories", "language"):
+        mine, theirs = getattr(ds.card, name), getattr(other.card, name)
+        if mine and theirs and mine != theirs:
+            raise ValueError(
+                f"datasets[{j}].card.{name}: {mine!r} differs from datasets[{i}]'s ({other.name!r}) {theirs!r}; "
+                f"they share the Hub repo {ds.hub.repo_id}, whose card has one {name}: give both the same value "
+                "or set it on one of them only")
 
 
 def _nested(a: str, b: str) -> bool:

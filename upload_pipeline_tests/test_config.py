@@ -88,6 +88,9 @@ def test_sizes_are_read_with_units(tmp_path):
     ("datasets: [{name: a, config_name: data}]", "datasets[0].config_name: config_name 'data' is reserved"),
     ("datasets: [{name: a, hub: {repo_id: o/r}}, {name: b, hub: {repo_id: O/R}}]",
      "datasets[1].config_name: 'default' is also datasets[0]'s ('a') in the Hub repo O/R"),
+    ("datasets: [{name: a, hub: {repo_id: o/r}, card: {license: mit}},"
+     " {name: b, config_name: b, hub: {repo_id: o/r}, card: {license: apache-2.0}}]",
+     "datasets[1].card.license: 'apache-2.0' differs from datasets[0]'s ('a') 'mit'; they share the Hub repo o/r"),
     ("datasets: [{name: a, s3: {bucket: bkt, prefix: x}}, {name: b, s3: {bucket: bkt, prefix: x/y}}]",
      "datasets[1].s3.prefix: 'x/y' overlaps datasets[0]'s ('a') 'x' in the bucket bkt"),
     ("datasets: [{name: a, s3: {bucket: bkt}}, {name: b, s3: {bucket: bkt, prefix: y}}]",
