@@ -125,15 +125,38 @@ def generated_metadata(card_text: str, config_name: str) -> tuple[Any, Any]:
 
 
 def _section_re(config_name: str) -> re.Pattern[str]:
-    return re.compile(re.escape(begin_marker(config_name)) + r".*?" + re.escape(end_marker(config_name)),
-                      re.DOTALL)
+    """A begin…end span of this config with no other begin marker inside: from a begin marker whose end marker a
+    person deleted, a match would run on to the next section's end and take their prose in between with it."""
+    begin = re.escape(begin_marker(config_name))
+    return re.compile(begin + f"(?:(?!{begin}).)*?" + re.escape(end_marker(config_name)), re.DOTALL)
+
+
+def _drop_orphan_markers(text: str, config_name: str) -> str:
+    """Remove this config's begin markers that no end marker closes (the text after them is a person's and
+    stays), so that the section put back later cannot be matched from one of them."""
+    pattern = _section_re(config_name)
+    sections = [m.span() for m in pattern.finditer(text)]
+    orphan = re.compile(re.escape(begin_marker(config_name)) + r"[ \t]*\n?")
+    kept, pos = [], 0
+    for m in orphan.finditer(text):
+        if not any(start <= m.start() < end for start, end in sections):
+            kept.append(text[pos:m.start()])
+            pos = m.end()
+    return "".join(kept) + text[pos:]
 
 
 def _replace_section(text: str, config_name: str, section: str) -> str:
+    text = _drop_orphan_markers(text, config_name)
     pattern = _section_re(config_name)
     if pattern.search(text):
         return pattern.sub(lambda _: section, text, count=1)
     return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def _drop_split_rows(text: str, config_name: str, split: str) -> str:
+    """This config's body section without the table rows of `split` (rows whose first cell is the split name)."""
+    row = re.compile(r"^\|\s*" + re.escape(split) + r"\s*\|.*\n?", re.MULTILINE)
+    return _section_re(config_name).sub(lambda m: row.sub("", m.group(0)), text)
 
 
 def remove_from_card(text: str, config_name: str, split: str | None = None) -> str:
@@ -145,11 +168,7 @@ def remove_from_card(text: str, config_name: str, split: str | None = None) -> s
     infos = data.get("dataset_info") or []
     infos = [infos] if isinstance(infos, dict) else list(infos)
     is_ours = lambda entry: entry.get("config_name", "default") == config_name  # noqa: E731
-    if split is None:
-        configs = [c for c in configs if not is_ours(c)]
-        infos = [i for i in infos if not is_ours(i)]
-        card.text = _section_re(config_name).sub("", card.text)
-    else:
+    if split is not None:
         for c in filter(is_ours, configs):
             files = c.get("data_files")
             if isinstance(files, list):
@@ -158,6 +177,15 @@ def remove_from_card(text: str, config_name: str, split: str | None = None) -> s
             i["splits"] = [s for s in i.get("splits") or [] if s.get("name") != split]
             i["dataset_size"] = sum(s.get("num_bytes", 0) for s in i["splits"])
             i.pop("download_size", None)
+        card.text = _drop_split_rows(card.text, config_name, split)
+        # A config left without data files is no config: `datasets` fails on one (even more so on the default
+        # one, which `load_dataset(repo)` picks), so it goes as a whole-config delete would take it.
+        if not any(c.get("data_files") for c in filter(is_ours, configs)):
+            split = None
+    if split is None:
+        configs = [c for c in configs if not is_ours(c)]
+        infos = [i for i in infos if not is_ours(i)]
+        card.text = _drop_orphan_markers(_section_re(config_name).sub("", card.text), config_name)
     for key, value in (("configs", configs), ("dataset_info", infos)):
         if not value:
             data.pop(key, None)

@@ -87,3 +87,52 @@ def test_a_named_config_lives_in_its_own_folder(workspace):
     entry, info = card.generated_metadata(text, "en")
     assert entry == {"config_name": "en", "data_files": [{"split": "train", "path": "en/train-*"}]}
     assert datasets.load_dataset(str(workspace.staged), "en")["train"].num_rows == 10
+
+
+SHARED = ("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n"
+          "  default: true\n- config_name: legacy\n  data_files:\n  - split: train\n    path: legacy/train-*\n"
+          "  - split: test\n    path: legacy/test-*\ndataset_info:\n- config_name: default\n  splits:\n"
+          "  - name: train\n    num_bytes: 10\n    num_examples: 2\n- config_name: legacy\n  splits:\n"
+          "  - name: train\n    num_bytes: 30\n    num_examples: 3\n  - name: test\n    num_bytes: 10\n"
+          "    num_examples: 1\n---\n# Shared repo\n\nTheir prose.\n\n"
+          + card.begin_marker("default") + "\n| split | rows |\n|---|---:|\n| train | 2 |\n" + card.end_marker("default")
+          + "\n\n" + card.begin_marker("legacy") + "\n| split | rows |\n|---|---:|\n| train | 3 |\n| test | 1 |\n"
+          + card.end_marker("legacy") + "\n")
+
+
+def test_removing_the_last_split_of_a_config_removes_the_config(tmp_path):
+    text = card.remove_from_card(SHARED, "default", split="train")
+    data = DatasetCard(text).data
+    assert [c["config_name"] for c in data["configs"]] == ["legacy"]
+    assert data["dataset_info"]["config_name"] == "legacy"
+    assert card.begin_marker("default") not in text and "Their prose." in text
+    # What `load_dataset(repo)` reads: the remaining config, loadable without naming it.
+    (tmp_path / "README.md").write_text(text)
+    for split, rows in (("train", [1, 2, 3]), ("test", [4])):
+        (tmp_path / "legacy").mkdir(exist_ok=True)
+        datasets.Dataset.from_dict({"x": rows}).to_parquet(tmp_path / "legacy" / f"{split}-00000.parquet")
+    assert {k: v.num_rows for k, v in datasets.load_dataset(str(tmp_path)).items()} == {"train": 3, "test": 1}
+
+
+def test_removing_a_split_drops_its_rows_from_the_config_body_section():
+    text = card.remove_from_card(SHARED, "legacy", split="test")
+    entry, info = card.generated_metadata(text, "legacy")
+    assert [f["split"] for f in entry["data_files"]] == ["train"] and [s["name"] for s in info["splits"]] == ["train"]
+    assert "| test | 1 |" not in text and "| train | 3 |" in text and "| train | 2 |" in text
+
+
+def test_an_orphaned_begin_marker_loses_no_prose_over_two_merges(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    generated = staged_card(workspace)
+    ds = workspace.config().datasets[0]
+    # A person removed the generated table together with its end marker and wrote below the begin marker.
+    theirs = ("---\nlicense: mit\n---\n# Mine\n\n" + card.begin_marker("default") +
+              "\n\n## Citation\n\nPlease cite us: Doe et al. 2024.\n")
+    first = card.merge_card(theirs, generated, ds)
+    second = card.merge_card(first, generated, ds)
+    for merged in (first, second):
+        assert "Please cite us: Doe et al. 2024." in merged and "# Mine" in merged
+        assert merged.count(card.begin_marker("default")) == 1 == merged.count(card.end_marker("default"))
+    assert second == first
+    without = card.remove_from_card(theirs, "default")
+    assert card.begin_marker("default") not in without and "Please cite us" in without
