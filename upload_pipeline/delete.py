@@ -8,15 +8,18 @@ is: merging it is a person's decision, and the next publish would otherwise undo
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from huggingface_hub import DatasetCard
 from wcmatch import fnmatch
 
 from upload_pipeline import card, copying, journal, steps
-from upload_pipeline.config import PipelineConfig
+from upload_pipeline.config import DatasetConfig, PipelineConfig
 from upload_pipeline.providers.base import ProviderError, StorageProvider, SyncResult
-from upload_pipeline.staging import CARD_NAME, data_dir, read_shards
+from upload_pipeline.staging import CARD_NAME, Shard, data_dir, read_shards
 from upload_pipeline.state import read_json, write_json_atomic
 
 
@@ -38,8 +41,10 @@ def delete_from_hub(cfg: PipelineConfig, hub: StorageProvider, req: DeleteReques
         raise ProviderError(f"dataset {ds.name} has no hub: section in {cfg.source}")
     folder = "data" if req.config_name == "default" else req.config_name
     hub.check_auth()
+    tree = hub.remote_tree(ds.hub)
+    _refuse_unknown(cfg, hub, req, tree, what)
     if req.split:
-        paths = [p for p in hub.remote_tree(ds.hub) if fnmatch.fnmatch(p, f"{folder}/{req.split}-*")]
+        paths = [p for p in tree if fnmatch.fnmatch(p, f"{folder}/{req.split}-*")]
     else:
         paths = [folder]
     staged_card = None
@@ -63,7 +68,7 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
         # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
         # which would drop it half applied (some of a landed file's rows staged, counted as published).
         journal.recover(paths.file("pending"), paths.staged)
-        doomed = [s for s in read_shards(ds, paths.staged) if req.split in (None, s.split)]
+        doomed = _staged_shards(ds, paths.staged, req.split)
         withdrawn = read_json(paths.file("withdrawn.json"), {})
         for shard in doomed:
             for sha in shard.sources:
@@ -72,7 +77,54 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
         gone = [s.path for s in doomed]
         records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
         journal.commit(paths.file("pending"), paths.staged, records, gone)
-    if read_shards(ds, paths.staged):
-        return steps.write_card(ds, paths)
-    (paths.staged / CARD_NAME).unlink(missing_ok=True)
-    return None
+    text = steps.write_card(ds, paths)
+    if not text:
+        # Nothing left staged, so no staged card either: the copies take the dataset out of the remotes, which
+        # they do for an empty staged tree only when this job emptied it (not a lost or never-filled staging).
+        write_json_atomic(paths.file(steps.EMPTIED), {"time": time.time(), "config_name": req.config_name,
+                                                      "split": req.split})
+    return text or None
+
+
+def _staged_shards(ds: DatasetConfig, staged: Path, split: str | None) -> list[Shard]:
+    """The staged shards of `split` (all of them with None), found by file name (`<folder>/<split>-*.parquet`)
+    rather than through `splits:`: a split taken out of the datasets file before its delete keeps its shards
+    in staging, and the next publish would upload them again."""
+    folder = staged / data_dir(ds)
+    names = {p.name.rsplit("-", 1)[0] for p in folder.glob("*-[0-9][0-9][0-9][0-9][0-9].parquet")}
+    names = {n for n in names if split in (None, n)}
+    # The same footer reading as a publish, over the splits found on disk (a model copy; the config is frozen).
+    return read_shards(ds.model_copy(update={"splits": {n: [] for n in names}}), staged)
+
+
+def _refuse_unknown(cfg: PipelineConfig, hub: StorageProvider, req: DeleteRequest, tree: dict[str, str],
+                    what: str) -> None:
+    """Refuse, before anything changes, a config or split that is neither on the Hub nor staged (a typo would
+    otherwise "succeed" deleting nothing), naming what exists."""
+    ds = cfg.dataset(req.dataset)
+    existing = _remote_splits(hub.read_text(ds.hub, CARD_NAME), tree)
+    if req.config_name == ds.config_name:
+        staged = _staged_shards(ds, steps.DatasetPaths.of(cfg, ds).staged, None)
+        existing.setdefault(ds.config_name, set()).update(s.split for s in staged)
+    if req.config_name in existing and (req.split is None or req.split in existing[req.config_name]):
+        return
+    listing = "; ".join(f"{name} ({', '.join(sorted(splits)) or 'no splits'})"
+                        for name, splits in sorted(existing.items())) or "nothing"
+    raise ProviderError(f"refusing to delete {what} of {ds.name}: {ds.hub.repo_id} has no such "
+                        f"{'split' if req.split and req.config_name in existing else 'config'}; it has: {listing}")
+
+
+def _remote_splits(readme: str | None, tree: dict[str, str]) -> dict[str, set[str]]:
+    """config name → split names, from the remote card's `configs` and the shard files of the repo's tree."""
+    found: dict[str, set[str]] = {}
+    data = DatasetCard(readme, ignore_metadata_errors=True).data if readme else {}
+    for entry in data.get("configs") or []:
+        files = entry.get("data_files")
+        splits = {f.get("split", "train") for f in files if isinstance(f, dict)} if isinstance(files, list) \
+            else {"train"} if files else set()
+        found.setdefault(entry.get("config_name", "default"), set()).update(splits)
+    for path in tree:
+        folder, _, name = path.rpartition("/")
+        if "/" not in folder and folder and re.fullmatch(r".+-\d{5}\.parquet", name):
+            found.setdefault("default" if folder == "data" else folder, set()).add(name.rsplit("-", 1)[0])
+    return found

@@ -9,15 +9,27 @@ from upload_pipeline.archive import ARCHIVE_DIR
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.providers.base import StorageProvider, SyncRequest, SyncResult
 from upload_pipeline.staging import CARD_NAME
-from upload_pipeline.steps import DatasetPaths, owned_paths, staged_files
+from upload_pipeline.steps import EMPTIED, DatasetPaths, owned_paths, staged_files
 
 
 def sync_request(ds: DatasetConfig, paths: DatasetPaths, role: str, message: str) -> SyncRequest:
+    """The request to publish the staged tree; an empty one (nothing staged) takes the dataset out instead."""
     files = staged_files(paths)
-    if CARD_NAME not in files:
+    if files and CARD_NAME not in files:  # shards without their card are never published
         raise RuntimeError(f"{paths.staged / CARD_NAME}: no dataset card staged; materialize dataset_card first")
+    if not files and not paths.file(EMPTIED).exists():
+        # An empty staged tree the delete job did not leave (a new machine, staging deleted by hand) must not
+        # wipe what is published.
+        raise RuntimeError(f"{paths.staged}: nothing staged, so nothing to publish; the {role} copy is left as it "
+                           "is (land files; to take a dataset out of the remotes, use the delete_from_hub job)")
     merge = None
-    if role == "hub":
+    if role == "hub" and not files:
+        # Nothing staged (all of it deleted, or nothing landed yet): the remote card loses this config, and
+        # keeps other configs and a person's prose. None when that changes nothing, so no empty commit.
+        def merge(remote: str | None) -> str | None:
+            left = card.remove_from_card(remote, ds.config_name) if remote else None
+            return left if left != remote else None
+    elif role == "hub":
         staged_card = (paths.staged / CARD_NAME).read_text(encoding="utf-8")
 
         def merge(remote: str | None) -> str:
@@ -40,9 +52,22 @@ def ownership(ds: DatasetConfig, role: str) -> tuple[tuple[str, ...], tuple[str,
 
 
 def sync(provider: StorageProvider, target: Any, request: SyncRequest) -> SyncResult:
-    """Check credentials, plan, and apply: the whole publish of one remote copy."""
+    """Check credentials, plan, and apply: the whole publish of one remote copy.
+
+    An empty request (nothing staged) deletes what the dataset owns remotely. On the Hub that is one commit of
+    the deletions and the card without this config (`delete_paths`, which re-reads and retries on a 412, as
+    a publish does); on S3 the plan also deletes the README, which a plan never deletes while a card is staged.
+    """
     provider.check_auth()
     plan = provider.plan_sync(target, request)
+    if request.files:
+        return provider.apply(target, plan, request)
+    if request.merge_readme is not None:  # the Hub role
+        if plan.base is None:  # no repo or no commit yet: nothing was ever published there
+            return SyncResult(plan, url=plan.target)
+        return provider.delete_paths(target, plan.deletes, request.message, readme=request.merge_readme)
+    if request.owns(CARD_NAME) and provider.read_text(target, CARD_NAME) is not None:
+        plan.deletes.append(CARD_NAME)
     return provider.apply(target, plan, request)
 
 
@@ -65,12 +90,16 @@ def differences(provider: StorageProvider, target: Any, ds: DatasetConfig, paths
             problems.append(f"{path}: missing remotely")
         elif remote[path] != f.sha256:
             problems.append(f"{path}: sha256 {remote[path][:12]}… remotely, {f.sha256[:12]}… staged")
+    # The Hub's card is a merge, never deleted by a sync; S3's goes with the tree once nothing is staged.
     problems += [f"{p}: remote only" for p in sorted(remote) if p not in staged and owned.owns(p)
-                 and p != CARD_NAME]
+                 and (p != CARD_NAME or (role == "s3" and not staged))]
     if role == "hub":
         remote_card = provider.read_text(target, CARD_NAME)
         staged_card = (paths.staged / CARD_NAME).read_text(encoding="utf-8") if CARD_NAME in staged else None
         if staged_card is not None and (remote_card is None or card.generated_metadata(
                 remote_card, ds.config_name) != card.generated_metadata(staged_card, ds.config_name)):
             problems.append(f"{CARD_NAME}: this config's metadata differs from the staged card")
+        elif staged_card is None and remote_card and card.generated_metadata(remote_card, ds.config_name) != (
+                None, None):
+            problems.append(f"{CARD_NAME}: still has this config, of which nothing is staged")
     return problems

@@ -23,6 +23,10 @@ from upload_pipeline.staging import (CARD_NAME, StagedFile, data_dir, hashed_tre
 from upload_pipeline.state import locked, read_json, write_json_atomic, write_text_atomic
 from upload_pipeline.validation import FileRecord, Validation, validate
 
+# State file the delete job writes when it withdrew the last staged shard: only then does an empty staged tree
+# mean "take the dataset out of the remotes" rather than staging lost, wiped or never filled.
+EMPTIED = "emptied.json"
+
 
 @dataclass(frozen=True)
 class DatasetPaths:
@@ -136,7 +140,11 @@ def _shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
 
 
 def write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
-    """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it."""
+    """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it.
+
+    With no shards staged (nothing landed yet, or all of it deleted from the Hub) there is no card either: the
+    staged tree is empty, "" is returned, and the copies take the dataset's files and config out of the remotes.
+    """
     with staging_lock(paths):
         return _write_card(ds, paths)
 
@@ -144,9 +152,11 @@ def write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
 def _write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
     shards = read_shards(ds, paths.staged)
     schema = shards_schema(paths.staged, shards)
-    if schema is None:
-        raise RuntimeError(f"{paths.staged}: no shards staged yet; nothing to describe")
     readme = paths.staged / CARD_NAME
+    if schema is None:
+        readme.unlink(missing_ok=True)  # a card describing no shards would keep a config without data files
+        return ""
+    paths.file(EMPTIED).unlink(missing_ok=True)  # staged again: an empty tree from now on is not the delete's
     existing = readme.read_text(encoding="utf-8") if readme.exists() else None
     text = card.render_card(ds, shards, schema, existing)
     if text != existing:

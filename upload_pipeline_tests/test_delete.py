@@ -1,0 +1,109 @@
+"""delete_from_hub: what it refuses, what it withdraws from staging, and the repo `datasets` reads afterwards."""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import pytest
+from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
+
+from upload_pipeline import remote
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
+from upload_pipeline.providers.base import ProviderError
+from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline.providers.local_hub import LocalHubResource
+from upload_pipeline.staging import read_shards
+from upload_pipeline_tests.conftest import WRITE_TOKEN
+
+REPO = "tests/ds"
+
+
+def local_hub(workspace) -> LocalHubResource:
+    return LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+
+
+def publish(workspace, hub):
+    ds, paths = workspace.stage()
+    return remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+
+
+def staged_names(workspace):
+    return sorted(p.name for p in (workspace.staged / "data").glob("*.parquet"))
+
+
+@pytest.mark.parametrize("config_name,split,error", [
+    ("default", "tset", "refusing to delete split 'tset' of config 'default' of ds: tests/ds has no such split; "
+                        "it has: default (test, train)"),
+    ("defualt", None, "refusing to delete config 'defualt' of ds: tests/ds has no such config; "
+                      "it has: default (test, train)"),
+    ("defualt", "test", "has no such config; it has: default (test, train)"),
+])
+def test_a_config_or_split_that_does_not_exist_is_refused_before_anything_changes(workspace, config_name, split,
+                                                                                  error):
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    ds = workspace.config().datasets[0]
+    commits, tree = len(hub.commits(ds.hub)), hub.remote_tree(ds.hub)
+    with pytest.raises(ProviderError, match=error.replace("(", r"\(").replace(")", r"\)")):
+        delete_from_hub(workspace.config(), hub, DeleteRequest("ds", config_name, split, confirm=True))
+    assert len(hub.commits(ds.hub)) == commits and hub.remote_tree(ds.hub) == tree
+    assert staged_names(workspace) == ["test-00000.parquet", "train-00000.parquet"]
+
+
+def test_a_split_taken_out_of_the_datasets_file_is_withdrawn_from_staging_too(workspace):
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    repo = hub.repo_dir(workspace.config().datasets[0].hub)
+    workspace.dataset(splits={"train": ["train/**"]}, exclude=["test/**"])  # stop publishing "test" ...
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "test", confirm=True))  # ... and drop it
+    assert staged_names(workspace) == ["train-00000.parquet"]
+    publish(workspace, hub)
+    assert not (repo / "data" / "test-00000.parquet").exists()
+    assert {k: v.num_rows for k, v in datasets.load_dataset(str(repo)).items()} == {"train": 20}
+
+
+def test_deleting_the_last_split_takes_the_config_out_and_the_repo_still_loads(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=20)
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    publish(workspace, hub)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    # Another config shares the repo, and the card has a person's prose.
+    legacy = io.BytesIO()
+    datasets.Dataset.from_dict({"x": [1, 2, 3]}).to_parquet(legacy)
+    theirs = DatasetCard.load(REPO, repo_type="dataset")
+    theirs.data["configs"].append({"config_name": "legacy", "data_files": [{"split": "train",
+                                                                             "path": "legacy/train-*"}]})
+    theirs.text = "# Shared\n\nTheir prose.\n\n" + theirs.text
+    api.create_commit(REPO, repo_type="dataset", commit_message="theirs", operations=[
+        CommitOperationAdd("legacy/train-00000.parquet", legacy.getvalue()),
+        CommitOperationAdd("README.md", str(theirs).encode())])
+
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "train", confirm=True))
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert [c["config_name"] for c in card.data["configs"]] == ["legacy"] and "Their prose." in card.text
+    assert datasets.load_dataset(REPO)["train"]["x"] == [1, 2, 3]  # no config named: the one left
+    assert read_shards(workspace.config().datasets[0], workspace.staged) == []
+    assert not (workspace.staged / "README.md").exists()
+
+
+def test_after_a_delete_pr_is_merged_the_same_delete_without_it_keeps_the_split_deleted(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=40)
+    workspace.land("test/a.parquet", rows=10, seed=5)
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    publish(workspace, hub)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    delete = DeleteRequest("ds", "default", split="test", confirm=True, create_pr=True)
+    pr = delete_from_hub(workspace.config(), hub, delete)
+    assert staged_names(workspace) == ["test-00000.parquet", "train-00000.parquet"]  # staging left as it is
+    api.merge_pull_request(REPO, int(pr.metadata["pull_request"].rstrip("/").split("/")[-1]), repo_type="dataset")
+    # As the README says: run it again without create_pr, else the next publish uploads the split again.
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", split="test", confirm=True))
+    assert staged_names(workspace) == ["train-00000.parquet"]
+    publish(workspace, hub)
+    assert "data/test-00000.parquet" not in api.list_repo_files(REPO, repo_type="dataset")
+    assert list(datasets.load_dataset(REPO)) == ["train"]

@@ -1,0 +1,100 @@
+"""The remote copies when nothing is staged: after a whole-config delete they take the dataset out; staging\nlost or never filled publishes nothing."""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import pytest
+from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
+
+from upload_pipeline import remote, steps
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
+from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline_tests.conftest import WRITE_TOKEN
+from upload_pipeline_tests.test_providers.conftest import s3_provider, stage
+from upload_pipeline_tests.test_providers.test_s3 import read_back
+
+REPO = "tests/ds"
+
+
+def publish_both(hub, s3, ds, paths):
+    return [remote.sync(provider, target, remote.sync_request(ds, paths, role, "publish"))
+            for provider, target, role in ((hub, ds.hub, "hub"), (s3, ds.s3, "s3"))]
+
+
+def add_legacy_config(api):
+    """Another config and a person's prose in the repo, which the dataset's removal must leave alone."""
+    legacy = io.BytesIO()
+    datasets.Dataset.from_dict({"x": [1, 2, 3]}).to_parquet(legacy)
+    theirs = DatasetCard.load(REPO, repo_type="dataset")
+    theirs.data["configs"].append({"config_name": "legacy", "data_files": "legacy/*.parquet"})
+    theirs.text = "# Shared\n\nTheir prose.\n\n" + theirs.text
+    api.create_commit(REPO, repo_type="dataset", commit_message="theirs", operations=[
+        CommitOperationAdd("legacy/train-00000.parquet", legacy.getvalue()),
+        CommitOperationAdd("README.md", str(theirs).encode())])
+
+
+def test_after_the_config_is_deleted_the_copies_follow_and_a_new_file_publishes_again(
+        workspace, hub_server, moto, bucket, no_ambient_aws, tmp_path):
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=10, seed=4)
+    ds, paths = stage(workspace, bucket)
+    hub, s3 = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url), s3_provider(moto.endpoint, tmp_path / "s3")
+    publish_both(hub, s3, ds, paths)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    add_legacy_config(api)
+
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
+    assert steps.write_card(ds, paths) == "" and steps.staged_files(paths) == {}
+    hub_result, s3_result = publish_both(hub, s3, ds, paths)  # nothing staged is a state the copies sync
+    assert hub_result.plan.noop  # the delete already took the dataset out of the Hub
+    assert read_back(moto.client(), bucket) == {}  # S3 mirrors the empty tree: shards and README gone
+    assert sorted(s3_result.plan.deletes) == ["README.md", "data/test-00000.parquet", "data/train-00000.parquet"]
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert [c["config_name"] for c in card.data["configs"]] == ["legacy"] and "Their prose." in card.text
+    assert datasets.load_dataset(REPO)["train"]["x"] == [1, 2, 3]
+    for provider, target, role in ((hub, ds.hub, "hub"), (s3, ds.s3, "s3")):
+        assert remote.differences(provider, target, ds, paths, role) == []
+    commits = len(api.list_repo_commits(REPO, repo_type="dataset"))
+    assert all(r.plan.noop for r in publish_both(hub, s3, ds, paths))
+    assert len(api.list_repo_commits(REPO, repo_type="dataset")) == commits
+
+    workspace.land("train/b.parquet", rows=5, seed=9, start_id=100)  # new data publishes as usual
+    ds, paths = workspace.stage()
+    publish_both(hub, s3, ds, paths)
+    assert {k: v.num_rows for k, v in datasets.load_dataset(REPO, "default").items()} == {"train": 5}
+    assert read_back(moto.client(), bucket) == {p: f.sha256 for p, f in steps.staged_files(paths).items()}
+
+
+def test_a_staging_emptied_otherwise_than_by_the_delete_job_wipes_nothing(workspace, hub_server, moto, bucket,
+                                                                         no_ambient_aws, tmp_path):
+    """A new machine, or staging deleted by hand: an empty staged tree is refused, not mirrored."""
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = stage(workspace, bucket)
+    hub, s3 = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url), s3_provider(moto.endpoint, tmp_path / "s3")
+    publish_both(hub, s3, ds, paths)
+    published = read_back(moto.client(), bucket)
+    for shard in (paths.staged / "data").glob("*.parquet"):
+        shard.unlink()
+    assert steps.write_card(ds, paths) == ""
+    for role in ("hub", "s3"):
+        with pytest.raises(RuntimeError, match=f"nothing staged, so nothing to publish; the {role} copy is left"):
+            remote.sync_request(ds, paths, role, "publish")
+    assert read_back(moto.client(), bucket) == published
+    assert datasets.load_dataset(REPO)["train"].num_rows == 20
+    # The reconcile's check still tells: the remote has what staging lost.
+    assert "data/train-00000.parquet: remote only" in remote.differences(hub, ds.hub, ds, paths, "hub")
+
+
+def test_nothing_landed_yet_is_nothing_to_publish_and_shards_without_their_card_are_refused(workspace):
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    assert steps.write_card(ds, paths) == ""
+    with pytest.raises(RuntimeError, match="nothing staged, so nothing to publish"):
+        remote.sync_request(ds, paths, "hub", "publish")
+
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    (paths.staged / "README.md").unlink()
+    with pytest.raises(RuntimeError, match="README.md: no dataset card staged; materialize dataset_card first"):
+        remote.sync_request(ds, paths, "s3", "publish")
