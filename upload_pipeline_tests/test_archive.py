@@ -180,3 +180,19 @@ def test_after_the_delete_job_the_archive_is_named_after_its_commit(workspace):
     assert materialized(again)["s3_archive"]["version"].value == observed.metadata["commit_id"].value
     assert first["s3_archive"]["version"].value != observed.metadata["commit_id"].value
     assert all((archives / name).read_bytes() == data for name, data in before.items())
+
+
+def test_after_the_whole_dataset_is_deleted_no_empty_archive_is_made(workspace):
+    workspace.dataset(s3={"bucket": "test-bucket", "prefix": "datasets/ds", "archive": True})
+    workspace.land("train/a.parquet", rows=20)
+    instance = dg.DagsterInstance.ephemeral()
+    materialize_all(workspace, instance)
+    archives = workspace.root / "remote/s3/test-bucket/datasets/ds/archives"
+    before = sorted(p.name for p in archives.iterdir())
+    defs = build_definitions(workspace.config(), environ={})
+    rc = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "confirm": True}}}}
+    assert defs.resolve_job_def("delete_from_hub").execute_in_process(run_config=rc, instance=instance).success
+    meta = materialized(materialize_all(workspace, instance))
+    assert meta["s3_archive"]["status"].value == "nothing staged"
+    assert sorted(p.name for p in archives.iterdir()) == before
+    assert not [p for p in (workspace.root / "remote/s3/test-bucket/datasets/ds").rglob("*.parquet")]
