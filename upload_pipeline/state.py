@@ -86,15 +86,16 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the file `path` (made if missing) for the block, waiting for any other holder.
+def locked(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold a lock on the file `path` (made if missing) for the block, waiting for any other holder: exclusive,
+    or `shared` with other shared holders (readers that only need the file's subject not to change).
 
     An OS lock, so it holds across processes (Dagster runs each step in its own) and is released when its holder
     dies: a crashed step never leaves it taken.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:

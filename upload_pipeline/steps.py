@@ -55,10 +55,11 @@ class Landing:
         return self.validation.rejected
 
 
-def staging_lock(paths: DatasetPaths):
+def staging_lock(paths: DatasetPaths, shared: bool = False):
     """Held by whatever writes the dataset's staged tree or its journal (land, shard, write_card, the delete job),
-    so two of them never meet halfway, whoever started them (two runs, a run and the delete job, the CLI)."""
-    return locked(paths.file("staging.lock"))
+    so two of them never meet halfway, whoever started them (two runs, a run and the delete job, the CLI); and,
+    `shared`, by what publishes the tree (the copies, the archive), so it does not change under them."""
+    return locked(paths.file("staging.lock"), shared=shared)
 
 
 def land(ds: DatasetConfig, paths: DatasetPaths, now: float | None = None) -> Landing:

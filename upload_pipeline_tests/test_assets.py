@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import threading
 
 import dagster as dg
 import datasets
 import pyarrow.parquet as pq
 
+from upload_pipeline import steps
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline.state import read_jsonl
 from upload_pipeline_tests.test_validation import raw
@@ -123,6 +125,25 @@ def test_a_publish_is_audited_when_the_account_has_no_name(workspace, monkeypatc
     assert materialize_all(workspace).success
     entries = read_jsonl(workspace.root / "state" / "audit.jsonl")
     assert len(entries) == 2 and all(e["who"].startswith(f"uid {os.getuid()}@") for e in entries)
+
+
+def test_the_copies_wait_while_the_staged_tree_is_being_written(workspace):
+    """The delete job or another run's shards step holds the staging lock: a copy planned then would publish a
+    tree that changes under it (a 412's re-plan would even put back what the delete just took out)."""
+    workspace.land("train/a.parquet", rows=10)
+    ds, paths = workspace.stage()
+    defs = build_definitions(workspace.config(), environ={})
+    copies = [dg.AssetKey(["ds", "hub_copy"]), dg.AssetKey(["ds", "s3_copy"])]
+    done = []
+    copying = threading.Thread(target=lambda: done.append(defs.resolve_implicit_global_asset_job_def()
+                               .execute_in_process(asset_selection=copies, raise_on_error=False)))
+    commits = workspace.root / "remote" / "hub" / ds.hub.repo_id / ".hub" / "commits.jsonl"
+    with steps.staging_lock(paths):  # a writer holds the tree
+        copying.start()
+        copying.join(timeout=3)
+        assert not commits.exists() and not done  # waiting, not publishing
+    copying.join(timeout=120)
+    assert done[0].success and len(read_jsonl(commits)) == 1
 
 
 def test_dry_run_lists_the_plan_and_writes_nothing(workspace):

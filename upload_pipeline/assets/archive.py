@@ -20,11 +20,12 @@ def archive_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefi
               required_resource_keys={"s3"}, pool=pool_for("s3", ds.s3), automation_condition=DOWNSTREAM,
               metadata={"history": dg.MetadataValue.path(str(paths.file(archive.HISTORY)))})
     def s3_archive(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        if not archive.archived_files(paths):  # the delete job took the whole dataset out: no version to keep
-            context.log.info(f"s3_archive: nothing staged in {paths.staged}; no archive")
-            return dg.MaterializeResult(metadata={"status": "nothing staged"})
-        record = archive.publish_archive(archive.store_for(context.resources.s3), ds.s3, ds.name, paths,
-                                         version(context, ds, paths))
+        with steps.staging_lock(paths, shared=True):  # built from a tree no writer changes meanwhile
+            if not archive.archived_files(paths):  # the delete job took the whole dataset out: no version to keep
+                context.log.info(f"s3_archive: nothing staged in {paths.staged}; no archive")
+                return dg.MaterializeResult(metadata={"status": "nothing staged"})
+            record = archive.publish_archive(archive.store_for(context.resources.s3), ds.s3, ds.name, paths,
+                                             version(context, ds, paths))
         context.log.info(f"s3_archive: {record.status} {record.uri} ({record.size} bytes, sha256 {record.sha256})")
         return dg.MaterializeResult(metadata={
             "uri": dg.MetadataValue.url(record.uri) if "://" in record.uri else dg.MetadataValue.path(record.uri),

@@ -34,7 +34,9 @@ def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
     def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         provider: StorageResource = getattr(context.resources, role)
         message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run.run_id[:8]}"
-        result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
+        # The tree is read at the plan and again by the upload (and a 412's re-plan): no writer in between.
+        with steps.staging_lock(paths, shared=True):
+            result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
         plan = result.plan
         if not plan.noop:
             audit.record_publish(paths.state.parent, run_id=context.run.run_id, dataset=ds.name, role=role,
