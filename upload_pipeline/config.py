@@ -183,7 +183,7 @@ class AutomationConfig(_Strict):
 class PipelineConfig(_Strict):
     paths: PathsConfig = Field(default_factory=PathsConfig)
     automation: AutomationConfig = Field(default_factory=AutomationConfig)
-    datasets: list[DatasetConfig]
+    datasets: list[DatasetConfig] = Field(min_length=1, description="at least one: a file without any does nothing")
     source: str = Field(default="", exclude=True, description="the file this was read from")
     base_dir: str = Field(default=".", exclude=True, description="relative paths resolve against this")
 

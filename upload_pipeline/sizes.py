@@ -20,7 +20,10 @@ def parse_size(value: object) -> int:
         unit = match.group(2).lower() if match else None
         if not match or unit not in _UNITS:
             raise ValueError(f"{value!r} is not a size; use e.g. 500MB, 64MiB or a number of bytes")
-        number = int(float(match.group(1)) * _UNITS[unit])
+        exact = float(match.group(1)) * _UNITS[unit]
+        if exact != int(exact):  # "1.5" bytes: a unit was forgotten, and truncating would make 1-byte shards
+            raise ValueError(f"{value!r} is not a whole number of bytes; use e.g. 1.5MB, 64MiB or 1500000")
+        number = int(exact)
     if number <= 0:
         raise ValueError("a size must be greater than 0")
     return number

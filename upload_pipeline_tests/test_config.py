@@ -96,6 +96,8 @@ def test_sizes_are_read_with_units(tmp_path):
     ("datasets: [{name: a, s3: {bucket: bkt}}, {name: b, s3: {bucket: bkt, prefix: y}}]",
      "datasets[1].s3.prefix: 'y' overlaps datasets[0]'s ('a') '' in the bucket bkt"),
     ("paths: {landing: x}", "datasets: Field required"),
+    ("datasets: []", "datasets: List should have at least 1 item"),
+    ("datasets: [{name: a, shard_size: 1.5}]", "datasets[0].shard_size: 1.5 is not a whole number of bytes"),
     ("datasets: [{name: a}]\ndatasets: []", "duplicate key 'datasets'"),
     ("datasets: [&a {name: a}, {<<: *a, name: b, name: c}]", "duplicate key 'name'"),
     ("? [a, b]\n: 1\ndatasets: []", "not valid YAML: a mapping key must be a plain value, not a list at line 1"),

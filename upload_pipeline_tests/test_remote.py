@@ -1,4 +1,5 @@
-"""The remote copies when nothing is staged: after a whole-config delete they take the dataset out; staging\nlost or never filled publishes nothing."""
+"""The remote copies when nothing is staged: after a whole-config delete they take the dataset out; staging
+lost or never filled publishes nothing."""
 
 from __future__ import annotations
 
