@@ -44,6 +44,8 @@ class ArchiveStore(Protocol):
 
     def put_file(self, target: S3Target, path: str, source: Path, sha256: str) -> str: ...
 
+    def abort_unfinished(self, target: S3Target, folder: str) -> list[str]: ...
+
 
 @dataclass
 class ArchiveRecord:
@@ -111,6 +113,8 @@ def publish_archive(store: ArchiveStore, target: S3Target, dataset: str, paths: 
     uploaded = [r for r in read_jsonl(history) if r["status"] == "uploaded"]
     done = next((r for r in reversed(uploaded) if r["manifest_sha256"] == manifest), None)
     if done and store.object_sha256(target, done["key"]) == done["sha256"]:
+        # An upload a crash cut short (of an archive since superseded) is never continued now: its parts go.
+        store.abort_unfinished(target, ARCHIVE_DIR + "/")
         return ArchiveRecord(**{**done, "status": "unchanged"})
     name = f"{dataset}-{version}"
     if any(r["key"] == f"{ARCHIVE_DIR}/{name}.tar.gz" and r["manifest_sha256"] != manifest for r in uploaded):
@@ -150,6 +154,9 @@ class LocalArchiveStore:
     def object_sha256(self, target: S3Target, path: str) -> str | None:
         file = self.provider.folder(target) / path
         return sha256_file(file) if file.is_file() else None
+
+    def abort_unfinished(self, target: S3Target, folder: str) -> list[str]:
+        return []  # a local copy has no multipart uploads
 
     def put_file(self, target: S3Target, path: str, source: Path, sha256: str) -> str:
         dest = self.provider.folder(target) / path

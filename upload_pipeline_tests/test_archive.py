@@ -109,7 +109,8 @@ def test_an_archive_upload_cut_by_a_crash_is_continued_and_a_sync_in_between_lea
     assert "Uploads" not in moto.client().list_multipart_uploads(Bucket=bucket)
 
 
-def test_an_unchanged_tree_is_neither_rebuilt_nor_uploaded(workspace, staged_ds, bucket, proxied, proxy, monkeypatch):
+def test_an_unchanged_tree_is_neither_rebuilt_nor_uploaded(workspace, staged_ds, bucket, moto, proxied, proxy,
+                                                            monkeypatch):
     ds, paths = staged_ds
     first = publish_archive(s3_provider(proxied), ds.s3, "ds", paths, "v1")
     monkeypatch.setattr(archive, "build", no_rebuild)
@@ -118,6 +119,11 @@ def test_an_unchanged_tree_is_neither_rebuilt_nor_uploaded(workspace, staged_ds,
     assert again.status == "unchanged" and again.sha256 == first.sha256 and again.key == first.key
     assert proxy.counts["PutObject"] == 0 and len(read_jsonl(paths.file(archive.HISTORY))) == 1
     monkeypatch.undo()
+
+    # An upload a crash cut short (of a tree since gone): an unchanged tree never continues it, so it is aborted.
+    stale = moto.client().create_multipart_upload(Bucket=bucket, Key="datasets/ds/archives/ds-v0.tar.gz")
+    assert publish_archive(s3_provider(proxied), ds.s3, "ds", paths, "v2").status == "unchanged"
+    assert "Uploads" not in moto.client().list_multipart_uploads(Bucket=bucket), stale["UploadId"]
 
     workspace.land("train/b.parquet", rows=10, seed=2, start_id=200)
     stage(workspace, bucket)

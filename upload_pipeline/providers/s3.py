@@ -178,6 +178,17 @@ class S3StorageResource(S3Connection):
             Bucket=target.bucket, Key=key_prefix(target) + path, ChecksumMode="ENABLED"))
         return stored_sha256(head) if head else None
 
+    def abort_unfinished(self, target: S3Target, folder: str) -> list[str]:
+        """Abort every unfinished upload under `folder` (relative to the prefix; the caller's own, none of which
+        it will continue); returns their keys."""
+        self._check_bucket(target)
+        client = self.client()
+        _, aborted = self._call(
+            f"look at unfinished uploads under {self.uri(target, folder)}",
+            lambda: claim_stale_uploads(client, target.bucket, key_prefix(target) + folder, [],
+                                        self.transfer_config(), self.digests(target).sha256))
+        return aborted
+
     def put_file(self, target: S3Target, path: str, source: Path, sha256: str) -> str:
         """Upload one local file under the prefix and verify it, as a sync does; an unfinished upload of it (in
         its folder) is continued, the others there aborted.
