@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from upload_pipeline import card
 from upload_pipeline.archive import ARCHIVE_DIR
 from upload_pipeline.config import DatasetConfig
-from upload_pipeline.providers.base import StorageProvider, SyncRequest, SyncResult
+from upload_pipeline.providers.base import StorageProvider, SyncPlan, SyncRequest, SyncResult
 from upload_pipeline.staging import CARD_NAME
 from upload_pipeline.steps import EMPTIED, DatasetPaths, owned_paths, staged_files
 
@@ -51,8 +52,10 @@ def ownership(ds: DatasetConfig, role: str) -> tuple[tuple[str, ...], tuple[str,
     return owned_paths(ds), ()
 
 
-def sync(provider: StorageProvider, target: Any, request: SyncRequest) -> SyncResult:
-    """Check credentials, plan, and apply: the whole publish of one remote copy.
+def sync(provider: StorageProvider, target: Any, request: SyncRequest,
+         before_apply: Callable[[SyncPlan], None] | None = None) -> SyncResult:
+    """Check credentials, plan, and apply: the whole publish of one remote copy. `before_apply` is given the plan
+    of a change before anything of it is applied (the audit's note of what a crash may leave done).
 
     An empty request (nothing staged) deletes what the dataset owns remotely. On the Hub that is one commit of
     the deletions and the card without this config (`delete_paths`, which re-reads and retries on a 412, as
@@ -60,14 +63,18 @@ def sync(provider: StorageProvider, target: Any, request: SyncRequest) -> SyncRe
     """
     provider.check_auth()
     plan = provider.plan_sync(target, request)
-    if request.files:
+    emptied = not request.files
+    if emptied and request.merge_readme is None and request.owns(CARD_NAME) and provider.read_text(
+            target, CARD_NAME) is not None:
+        plan.deletes.append(CARD_NAME)  # S3's card goes with the tree; the Hub's is merged (merge_readme)
+    if before_apply is not None and not plan.noop:
+        before_apply(plan)
+    if not emptied:
         return provider.apply(target, plan, request)
     if request.merge_readme is not None:  # the Hub role
         if plan.base is None:  # no repo or no commit yet: nothing was ever published there
             return SyncResult(plan, url=plan.target)
         return provider.delete_paths(target, plan.deletes, request.message, readme=request.merge_readme)
-    if request.owns(CARD_NAME) and provider.read_text(target, CARD_NAME) is not None:
-        plan.deletes.append(CARD_NAME)
     return provider.apply(target, plan, request)
 
 

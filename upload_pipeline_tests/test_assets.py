@@ -127,6 +127,27 @@ def test_a_publish_is_audited_when_the_account_has_no_name(workspace, monkeypatc
     assert len(entries) == 2 and all(e["who"].startswith(f"uid {os.getuid()}@") for e in entries)
 
 
+def test_a_publish_stopped_before_its_audit_line_gets_it_from_the_next_run(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    log = workspace.root / "state" / "audit.jsonl"
+    log.mkdir(parents=True)  # no line can be written: as if the process died right after the copies changed
+    instance = dg.DagsterInstance.ephemeral()
+    first = materialize_all(workspace, instance)
+    assert not first.success
+    [commit] = read_jsonl(workspace.root / "remote" / "hub" / "tests" / "ds" / ".hub" / "commits.jsonl")
+    log.rmdir()
+    second = materialize_all(workspace, instance)
+    assert second.success and materialized(second)["hub_copy"]["noop"].value  # nothing left to publish
+    entries = {e["role"]: e for e in read_jsonl(log)}
+    assert {(role, e["run_id"], e["recovered"]) for role, e in entries.items()} == {
+        ("hub", first.run_id, True), ("s3", first.run_id, True)}
+    assert entries["hub"]["commit_id"] == commit["id"] and "README.md" in entries["hub"]["files_added"]
+    assert sorted(entries["s3"]["files_added"]) == ["README.md", "data/train-00000.parquet"]
+    assert not list((workspace.root / "state" / "ds" / "audit-pending").iterdir())
+    materialize_all(workspace, instance)
+    assert len(read_jsonl(log)) == 2  # settled once
+
+
 def test_the_copies_wait_while_the_staged_tree_is_being_written(workspace):
     """The delete job or another run's shards step holds the staging lock: a copy planned then would publish a
     tree that changes under it (a 412's re-plan would even put back what the delete just took out)."""

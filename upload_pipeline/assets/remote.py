@@ -34,13 +34,18 @@ def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
     def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         provider: StorageResource = getattr(context.resources, role)
         message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run.run_id[:8]}"
+        run_id, pending = context.run.run_id, paths.file("audit-pending")
         # The tree is read at the plan and again by the upload (and a 412's re-plan): no writer in between.
         with steps.staging_lock(paths, shared=True):
-            result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message))
+            result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message),
+                                 before_apply=lambda p: audit.note_plan(pending, run_id=run_id, role=role, plan=p))
         plan = result.plan
+        audited = dict(state_root=paths.state.parent, run_id=run_id, dataset=ds.name, role=role, result=result)
         if not plan.noop:
-            audit.record_publish(paths.state.parent, run_id=context.run.run_id, dataset=ds.name, role=role,
-                                 result=result)
+            audit.record_publish(**audited)
+        for line in audit.settle(pending=pending, **audited):
+            context.log.warning(f"{name}: run {line['run_id'][:8]} changed the copy but was stopped before its "
+                                f"audit line; written now, marked recovered")
         context.log.info(f"{name}: {len(plan.uploads)} uploaded, {len(plan.deletes)} deleted, "
                          f"{plan.unchanged} unchanged" + (f", commit {result.commit_id}" if result.commit_id else ""))
         metadata = {
