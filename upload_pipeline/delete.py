@@ -8,9 +8,9 @@ is: merging it is a person's decision, and the next publish would otherwise undo
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import DatasetCard
@@ -19,7 +19,7 @@ from wcmatch import fnmatch
 from upload_pipeline import card, copying, journal, steps
 from upload_pipeline.config import DatasetConfig, PipelineConfig
 from upload_pipeline.providers.base import ProviderError, StorageProvider, SyncResult
-from upload_pipeline.staging import CARD_NAME, Shard, data_dir, read_shards
+from upload_pipeline.staging import CARD_NAME, SHARD_RE, Shard, data_dir, read_shards
 from upload_pipeline.state import read_json, write_json_atomic
 
 
@@ -30,6 +30,9 @@ class DeleteRequest:
     split: str | None = None
     confirm: bool = False
     create_pr: bool = False
+    # Names the commit (and a pull request's title, by which a retry whose answer was lost finds it): unique per
+    # delete, so an older pull request for the same split is never taken for this one's.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def delete_from_hub(cfg: PipelineConfig, hub: StorageProvider, req: DeleteRequest) -> SyncResult:
@@ -56,7 +59,7 @@ def delete_from_hub(cfg: PipelineConfig, hub: StorageProvider, req: DeleteReques
     else:
         def readme(remote: str | None) -> str | None:
             return card.remove_from_card(remote, req.config_name, req.split) if remote else None
-    message = f"Delete {what} (upload_pipeline)"
+    message = f"Delete {what} of {ds.name} from Dagster run {req.run_id[:8]} (upload_pipeline)"
     return hub.delete_paths(ds.hub, paths, message, readme=readme, create_pr=req.create_pr)
 
 
@@ -74,16 +77,17 @@ def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
             for sha in shard.sources:
                 withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
         write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
+        if doomed and len(doomed) == len(_staged_shards(ds, paths.staged, None)):
+            # This takes the last shards out: the copies are to take the dataset out of the remotes too, which they
+            # do for an empty staged tree only with this note (not for a staging lost or never filled). Written
+            # before the change, so a crash in between cannot leave staging emptied without it; shards staged
+            # again (the change undone by a crash, or new files) clear it.
+            write_json_atomic(paths.file(steps.EMPTIED), {"time": time.time(), "config_name": req.config_name,
+                                                          "split": req.split})
         gone = [s.path for s in doomed]
         records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
         journal.commit(paths.file("pending"), paths.staged, records, gone)
-    text = steps.write_card(ds, paths)
-    if not text:
-        # Nothing left staged, so no staged card either: the copies take the dataset out of the remotes, which
-        # they do for an empty staged tree only when this job emptied it (not a lost or never-filled staging).
-        write_json_atomic(paths.file(steps.EMPTIED), {"time": time.time(), "config_name": req.config_name,
-                                                      "split": req.split})
-    return text or None
+    return steps.write_card(ds, paths) or None  # None: nothing left staged, so no staged card either
 
 
 def _staged_shards(ds: DatasetConfig, staged: Path, split: str | None) -> list[Shard]:
@@ -91,7 +95,7 @@ def _staged_shards(ds: DatasetConfig, staged: Path, split: str | None) -> list[S
     rather than through `splits:`: a split taken out of the datasets file before its delete keeps its shards
     in staging, and the next publish would upload them again."""
     folder = staged / data_dir(ds)
-    names = {p.name.rsplit("-", 1)[0] for p in folder.glob("*-[0-9][0-9][0-9][0-9][0-9].parquet")}
+    names = {m["split"] for p in folder.glob("*.parquet") if (m := SHARD_RE.match(p.name))}
     names = {n for n in names if split in (None, n)}
     # The same footer reading as a publish, over the splits found on disk (a model copy; the config is frozen).
     return read_shards(ds.model_copy(update={"splits": {n: [] for n in names}}), staged)
@@ -125,6 +129,6 @@ def _remote_splits(readme: str | None, tree: dict[str, str]) -> dict[str, set[st
         found.setdefault(entry.get("config_name", "default"), set()).update(splits)
     for path in tree:
         folder, _, name = path.rpartition("/")
-        if "/" not in folder and folder and re.fullmatch(r".+-\d{5}\.parquet", name):
+        if "/" not in folder and folder and SHARD_RE.match(name):
             found.setdefault("default" if folder == "data" else folder, set()).add(name.rsplit("-", 1)[0])
     return found

@@ -82,9 +82,8 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
     sharing = [other for other in cfg.datasets if other.hub is not None and other.hub.repo_id.lower() == repo]
     times = sorted(t for other in sharing
                    for t in _commit_times(instance, dg.AssetKey([other.name, "hub_copy"]), now - 3600))
-    # A queued or running publish of another dataset in the repo has not committed yet, but will: a slot each.
-    going = sum(1 for other in sharing if other.name != ds.name and instance.get_runs(
-        dg.RunsFilter(job_name=f"publish_{other.name}", statuses=_GOING), limit=1))
+    # A queued or running publish of another dataset in the repo that has not committed yet will: a slot each.
+    going = sum(1 for other in sharing if other.name != ds.name and _to_commit(instance, other))
     over = len(times) + going - limit  # commits that must leave the hour before one more fits
     if over < 0:
         return ""
@@ -94,6 +93,16 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
             else "until commits leave the hour")
     return (f"Hub repo {ds.hub.repo_id} had {len(times)} commits in the last hour{pending} "
             f"(max_hub_commits_per_hour: {limit}); the batch waits, {wait}")
+
+
+def _to_commit(instance: dg.DagsterInstance, ds: DatasetConfig) -> bool:
+    """Whether a publish run of `ds` is queued or running and its Hub copy not yet done (one that is, is on to
+    the S3 copy or the archive, and its commit is counted already)."""
+    going = instance.get_runs(dg.RunsFilter(job_name=f"publish_{ds.name}", statuses=_GOING), limit=1)
+    if not going:
+        return False
+    done = instance.get_latest_materialization_event(dg.AssetKey([ds.name, "hub_copy"]))
+    return done is None or done.run_id != going[0].run_id
 
 
 def _commit_times(instance: dg.DagsterInstance, key: dg.AssetKey, since: float) -> list[float]:

@@ -23,7 +23,8 @@ from upload_pipeline.parquet_io import dataset_schema
 from upload_pipeline.state import read_json, write_json_atomic
 
 CARD_NAME = "README.md"
-_SHARD_RE = re.compile(r"^(?P<split>\w+(?:\.\w+)*)-(?P<index>\d{5})\.parquet$")
+# `<split>-NNNNN.parquet`: five digits, more from shard 100000 on (`shard_path` pads to five).
+SHARD_RE = re.compile(r"^(?P<split>\w+(?:\.\w+)*)-(?P<index>\d{5,})\.parquet$")
 
 
 def data_dir(ds: DatasetConfig) -> str:
@@ -61,7 +62,7 @@ def read_shards(ds: DatasetConfig, root: Path) -> list[Shard]:
     shards = []
     copied = copying.read_records(folder)
     for path in sorted(folder.iterdir()):
-        match = _SHARD_RE.match(path.name)
+        match = SHARD_RE.match(path.name)
         if not match or match["split"] not in ds.splits:
             continue
         meta = pq.read_metadata(path)

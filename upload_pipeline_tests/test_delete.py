@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import datasets
 import pytest
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
 
-from upload_pipeline import remote
+from upload_pipeline import remote, steps
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.hf_hub import HfHubResource
@@ -107,3 +108,37 @@ def test_after_a_delete_pr_is_merged_the_same_delete_without_it_keeps_the_split_
     publish(workspace, hub)
     assert "data/test-00000.parquet" not in api.list_repo_files(REPO, repo_type="dataset")
     assert list(datasets.load_dataset(REPO)) == ["train"]
+
+
+def test_a_split_delete_on_a_lost_staging_leaves_the_other_splits_published(workspace):
+    """Staging deleted by hand (or a new machine), then one split deleted: only that split goes; the empty
+    staged tree the delete found is not one it emptied, so the next publish deletes nothing more."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=10, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    repo = hub.repo_dir(ds.hub)
+    shutil.rmtree(paths.staged)
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "test", confirm=True))
+    assert steps.write_card(ds, paths) == ""
+    with pytest.raises(RuntimeError, match="nothing staged, so nothing to publish"):
+        remote.sync_request(ds, paths, "hub", "publish")
+    assert (repo / "data" / "train-00000.parquet").exists() and not (repo / "data" / "test-00000.parquet").exists()
+
+
+def test_a_delete_pull_request_retried_after_a_refusal_is_a_new_one(workspace, hub_server):
+    """A retry looks for the pull request its lost answer may have opened by title: an older delete of the same
+    split, still open for review, must not be taken for it."""
+    workspace.land("train/a.parquet", rows=40)
+    workspace.land("test/a.parquet", rows=10, seed=5)
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    publish(workspace, hub)
+    first = delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "test", confirm=True,
+                                                                   create_pr=True))
+    hub_server.faults.fail_next(1, kind="commit", status=503)  # refused before anything was made; retried
+    second = delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "test", confirm=True,
+                                                                    create_pr=True))
+    prs = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).get_repo_discussions(
+        REPO, repo_type="dataset", discussion_type="pull_request")
+    assert len(list(prs)) == 2 and second.metadata["pull_request"] != first.metadata["pull_request"]

@@ -8,6 +8,7 @@ import time
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 import yaml
 
 from upload_pipeline import sensors
@@ -134,6 +135,14 @@ def test_a_batch_waits_while_its_hub_repo_used_its_hourly_commit_budget(workspac
     assert "tests/ds had 2 commits in the last hour (max_hub_commits_per_hour: 2)" in reason(held)
     # An hour after the first commit its slot is free again.
     assert len(tick(workspace, instance, now=time.time() + 3601).run_requests) == 1
+    # A publish of the other dataset still running (on its S3 copy) whose Hub commit is made counts once.
+    going = add_run(instance, "the other's next batch", dg.DagsterRunStatus.STARTED, job="publish_other")
+    instance.report_dagster_event(DagsterEvent(
+        DagsterEventType.ASSET_MATERIALIZATION.value, job_name="publish_other",
+        event_specific_data=StepMaterializationData(dg.AssetMaterialization(
+            ["other", "hub_copy"], metadata={"commit_id": "c" * 40, "noop": False}))), run_id=going.run_id)
+    held = tick(workspace, instance)
+    assert "had 3 commits in the last hour (max_hub_commits_per_hour: 2)" in reason(held)  # not a 4th for the run
 
 
 def test_a_publish_committed_in_parts_and_the_delete_job_count_every_commit(workspace):

@@ -50,9 +50,10 @@ def version(context: dg.AssetExecutionContext, ds: DatasetConfig, paths: steps.D
                   for name in ("hub_copy", "shards", "dataset_card")}
         commits = [(e.timestamp, e.asset_materialization.metadata.get("commit_id"))
                    for e in [latest["hub_copy"]] if e is not None]
-        deletes = instance.fetch_observations(dg.AssetKey([ds.name, "hub_copy"]), limit=1).records
+        # The newest delete that changed staging (pull-request deletes, which do not, may have come after it).
+        deletes = instance.fetch_observations(dg.AssetKey([ds.name, "hub_copy"]), limit=50).records
         commits += [(r.timestamp, r.asset_observation.metadata.get("commit_id")) for r in deletes
-                    if _withdrew(r.asset_observation.metadata)]
+                    if _withdrew(r.asset_observation.metadata)][:1]
         if commits:
             when, commit = max(commits, key=lambda c: c[0])
             if commit is not None and all(e is None or e.timestamp <= when for e in latest.values()):

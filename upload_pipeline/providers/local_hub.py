@@ -47,6 +47,12 @@ class LocalHubResource(StorageResource):
         return f"local folder {self.root}"
 
     def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
+        # Under the lock: the recovery below drops a scratch folder it finds without a journal, which would be
+        # the files of a commit another writer is putting together right now.
+        with self._lock(target):
+            return self._plan(target, request)
+
+    def _plan(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
         repo = self._recovered(target)
         return diff(str(repo), request, self.remote_tree(target), self.read_text(target, "README.md"),
                     base=self._head(target))
@@ -56,7 +62,7 @@ class LocalHubResource(StorageResource):
             if plan.base != self._head(target):
                 # Another writer committed since the plan (the Hub would answer 412): plan again on its commit,
                 # so the card merge keeps what it wrote.
-                plan = self.plan_sync(target, request)
+                plan = self._plan(target, request)
             if plan.noop:
                 return SyncResult(plan, url=str(self.repo_dir(target)), commit_id=plan.base)
             return self._commit(target, plan, request.message)

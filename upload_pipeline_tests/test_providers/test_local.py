@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 from upload_pipeline import remote
 from upload_pipeline.card import generated_metadata
 from upload_pipeline.definitions import build_definitions
+from upload_pipeline.providers import local_hub
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.staging import read_shards
@@ -151,3 +153,30 @@ def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspac
     assert again.success and not (hub / "data" / "test-00000.parquet").exists()
     assert len(LocalHubResource(root=str(workspace.root / "remote" / "hub")).commits(
         workspace.config().datasets[0].hub)) == len(commits)
+
+
+def test_a_plan_made_while_a_commit_is_being_put_together_waits_for_it(workspace, monkeypatch):
+    """Another writer's plan (the dry_run job, a dataset sharing the repo) recovers the repo first, which drops a
+    scratch folder without a journal: it must not be the files of a commit under way."""
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    workspace.land("train/b.parquet", rows=5, seed=3, start_id=500)
+    ds, paths = workspace.stage()
+    other = threading.Thread(target=lambda: LocalHubResource(root=hub.root).plan_sync(
+        ds.hub, remote.sync_request(ds, paths, "hub", "dry run")))
+    real_append = local_hub.append_jsonl
+
+    def the_other_plans_now(path, record):  # the files are in the scratch folder, the journal not written yet
+        if not other.is_alive():
+            other.start()
+            other.join(timeout=1)
+        return real_append(path, record)
+
+    monkeypatch.setattr(local_hub, "append_jsonl", the_other_plans_now)
+    result = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "second"))
+    other.join(timeout=30)
+    repo = hub.repo_dir(ds.hub)
+    assert all((repo / u.path).exists() for u in result.plan.uploads) and not other.is_alive()
+    assert [c["message"] for c in hub.commits(ds.hub)] == ["first", "second"]
