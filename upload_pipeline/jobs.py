@@ -29,7 +29,7 @@ def delete_job(cfg: PipelineConfig) -> dg.JobDefinition:
     @dg.op(name="delete_paths", description="Delete a config or split from a dataset's Hub repo in one commit.")
     def delete_op(context: dg.OpExecutionContext, config: DeleteConfig, hub: StorageResource) -> None:
         request = delete.DeleteRequest(config.dataset, config.config_name, config.split, config.confirm,
-                                       config.create_pr)
+                                       config.create_pr, run_id=context.run.run_id)
         result = delete.delete_from_hub(cfg, hub, request)
         context.log.info(f"deleted {len(result.plan.deletes)} file(s); commit {result.commit_id}")
         context.log_event(dg.AssetObservation(

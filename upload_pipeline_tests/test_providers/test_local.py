@@ -138,7 +138,8 @@ def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspac
     refused = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     assert not refused.success
     run_config["ops"]["delete_paths"]["config"]["confirm"] = True
-    assert job.execute_in_process(run_config=run_config, instance=instance).success
+    deleted = job.execute_in_process(run_config=run_config, instance=instance)
+    assert deleted.success
 
     hub = workspace.root / "remote" / "hub" / "tests" / "ds"
     assert not (hub / "data" / "test-00000.parquet").exists()
@@ -148,6 +149,8 @@ def test_delete_job_removes_a_split_from_repo_card_and_staging_for_good(workspac
     assert [s.split for s in read_shards(workspace.config().datasets[0], workspace.staged)] == ["train"]
     commits = LocalHubResource(root=str(workspace.root / "remote" / "hub")).commits(workspace.config().datasets[0].hub)
     assert commits[-1]["deleted"] == ["data/test-00000.parquet"] and commits[-1]["added"] == ["README.md"]
+    assert commits[-1]["message"] == f"Delete split 'test' of config 'default' of ds from Dagster run " \
+                                     f"{deleted.run_id[:8]} (upload_pipeline)"
     # publishing again does not bring the withdrawn split back
     again = defs.resolve_job_def("publish_ds").execute_in_process(instance=instance)
     assert again.success and not (hub / "data" / "test-00000.parquet").exists()
