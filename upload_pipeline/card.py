@@ -124,6 +124,18 @@ def generated_metadata(card_text: str, config_name: str) -> tuple[Any, Any]:
     return (configs[0] if configs else None), (mine[0] if mine else None)
 
 
+def config_splits(card_text: str) -> dict[str, set[str]]:
+    """config name → the split names of its `data_files`, for every config of a card (a plain glob or list of
+    globs is the one split `train`, as `datasets` reads it)."""
+    found: dict[str, set[str]] = {}
+    for entry in DatasetCard(card_text, ignore_metadata_errors=True).data.get("configs") or []:
+        files = entry.get("data_files")
+        splits = {f.get("split", "train") for f in files if isinstance(f, dict)} if isinstance(files, list) \
+            else {"train"} if files else set()
+        found.setdefault(entry.get("config_name", "default"), set()).update(splits)
+    return found
+
+
 def _section_re(config_name: str) -> re.Pattern[str]:
     """A begin…end span of this config with no other begin marker inside: from a begin marker whose end marker a
     person deleted, a match would run on to the next section's end and take their prose in between with it."""

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import DatasetCard
 from wcmatch import fnmatch
 
 from upload_pipeline import card, copying, journal, steps
@@ -120,15 +119,9 @@ def _refuse_unknown(cfg: PipelineConfig, hub: StorageProvider, req: DeleteReques
 
 def _remote_splits(readme: str | None, tree: dict[str, str]) -> dict[str, set[str]]:
     """config name → split names, from the remote card's `configs` and the shard files of the repo's tree."""
-    found: dict[str, set[str]] = {}
-    data = DatasetCard(readme, ignore_metadata_errors=True).data if readme else {}
-    for entry in data.get("configs") or []:
-        files = entry.get("data_files")
-        splits = {f.get("split", "train") for f in files if isinstance(f, dict)} if isinstance(files, list) \
-            else {"train"} if files else set()
-        found.setdefault(entry.get("config_name", "default"), set()).update(splits)
+    found = card.config_splits(readme) if readme else {}
     for path in tree:
         folder, _, name = path.rpartition("/")
-        if "/" not in folder and folder and SHARD_RE.match(name):
-            found.setdefault("default" if folder == "data" else folder, set()).add(name.rsplit("-", 1)[0])
+        if "/" not in folder and folder and (shard := SHARD_RE.match(name)):
+            found.setdefault("default" if folder == "data" else folder, set()).add(shard["split"])
     return found

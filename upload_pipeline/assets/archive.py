@@ -48,16 +48,16 @@ def version(context: dg.AssetExecutionContext, ds: DatasetConfig, paths: steps.D
         instance = context.instance
         latest = {name: instance.get_latest_materialization_event(dg.AssetKey([ds.name, name]))
                   for name in ("hub_copy", "shards", "dataset_card")}
-        commits = [(e.timestamp, e.asset_materialization.metadata.get("commit_id"))
-                   for e in [latest["hub_copy"]] if e is not None]
+        publish = latest["hub_copy"]
+        changes = [(publish.timestamp, publish.asset_materialization.metadata)] if publish else []
         # The newest delete that changed staging (pull-request deletes, which do not, may have come after it).
         deletes = instance.fetch_observations(dg.AssetKey([ds.name, "hub_copy"]), limit=50).records
-        commits += [(r.timestamp, r.asset_observation.metadata.get("commit_id")) for r in deletes
+        changes += [(r.timestamp, r.asset_observation.metadata) for r in deletes
                     if _withdrew(r.asset_observation.metadata)][:1]
-        if commits:
-            when, commit = max(commits, key=lambda c: c[0])
-            if commit is not None and all(e is None or e.timestamp <= when for e in latest.values()):
-                return str(commit.value)
+        if changes:
+            when, metadata = max(changes, key=lambda c: c[0])
+            if "commit_id" in metadata and all(e is None or e.timestamp <= when for e in latest.values()):
+                return str(metadata["commit_id"].value)
     return archive.manifest_sha256(archive.archived_files(paths))[:16]
 
 
