@@ -2,6 +2,9 @@
 
 Without `SLACK_BOT_TOKEN` (or without `automation.slack_channel`) the same sensor logs the failure instead, so
 the sensor exists, and is visible in the UI, in every deployment.
+
+A crashed run that Dagster is about to retry (`run_retries` in dagster.yaml) is not reported: only the last
+failure of a chain is, naming the run it retried, so a crash that the retry heals pages nobody.
 """
 
 import logging
@@ -14,11 +17,28 @@ from upload_pipeline.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
+# Set by Dagster on a failed run when its failure is stored (since 1.9.5): "true" when the run-retry daemon will
+# launch a retry of it.
+WILL_RETRY_TAG = "dagster/will_retry"
+
 
 def failure_message(context: dg.RunFailureSensorContext) -> str:
     run = context.dagster_run
     error = context.failure_event.message or "no message"
-    return f"upload_pipeline: run {run.run_id[:8]} of job {run.job_name} failed: {error[:1500]}"
+    retried = f" (a retry of run {run.root_run_id[:8]})" if run.root_run_id else ""
+    return f"upload_pipeline: run {run.run_id[:8]} of job {run.job_name}{retried} failed: {error[:1500]}"
+
+
+def will_be_retried(context: dg.RunFailureSensorContext) -> bool:
+    """True, after logging why, for a run whose failure Dagster will retry: the retry's outcome is the news."""
+    run = context.dagster_run
+    if run.tags.get(WILL_RETRY_TAG) != "true":
+        return False
+    why = (f"run {run.run_id[:8]} of job {run.job_name} failed and will be retried (run_retries); "
+           "not reported unless the retry fails too")
+    log.info(why)
+    context.log.info(why)
+    return True
 
 
 def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinition:
@@ -31,6 +51,8 @@ def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinit
         @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
                                monitor_all_code_locations=False)
         def notify(context: dg.RunFailureSensorContext, slack: SlackResource) -> None:
+            if will_be_retried(context):
+                return
             text = failure_message(context)
             client = slack.get_client()
             # slack_sdk retries dropped connections by itself, but not rate limits (429 with Retry-After).
@@ -46,6 +68,8 @@ def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinit
         @dg.run_failure_sensor(name="notify_failures", default_status=status, description=description,
                                monitor_all_code_locations=False)
         def notify(context: dg.RunFailureSensorContext) -> None:
+            if will_be_retried(context):
+                return
             # Also to the process log, which is where an operator without the UI (daemon output) looks.
             log.warning(failure_message(context))
             context.log.warning(failure_message(context))

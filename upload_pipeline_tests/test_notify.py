@@ -4,6 +4,7 @@ slack_sdk client talks to a stand-in Web API on loopback."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,10 +44,11 @@ class SlackApiStub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def context(self, instance, result) -> dg.RunFailureSensorContext:
-        """The failure sensor's context for `result`'s failed run, with the Slack resource pointed here."""
+    def context(self, instance, result, run=None) -> dg.RunFailureSensorContext:
+        """The failure sensor's context for `result`'s failed run (or `run`), with the Slack resource pointed
+        here."""
         return dg.build_run_status_sensor_context(
-            sensor_name="notify_failures", dagster_instance=instance, dagster_run=result.dagster_run,
+            sensor_name="notify_failures", dagster_instance=instance, dagster_run=run or result.dagster_run,
             dagster_event=result.get_run_failure_event(),
             resources={"slack": StubbedSlack(token="xoxb-test", base_url=self.url)}).for_run_failure()
 
@@ -120,3 +122,26 @@ def test_a_failure_slack_cannot_take_is_retried_or_logged_never_dropped(workspac
     if not posted:
         assert "channel_not_found" in logged[0] and f"run {result.run_id[:8]} of job publish_ds failed" in logged[0]
         assert "xoxb-test" not in caplog.text
+
+
+def test_a_failure_dagster_will_retry_is_not_reported_but_the_retrys_is(workspace, caplog):
+    caplog.set_level(logging.INFO, logger="upload_pipeline.notify")
+    workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {slack_channel: '#data'}\n")
+    # The instance retries failed runs, so storing this failure tags the run `dagster/will_retry: true`.
+    instance = dg.DagsterInstance.ephemeral(settings={"run_retries": {"enabled": True, "max_retries": 1}})
+    defs, result = failed_run(workspace, instance)
+    run = instance.get_run_by_id(result.run_id)
+    assert run.tags.get("dagster/will_retry") == "true"
+    sensor = defs.resolve_sensor_def("notify_failures")
+    stub = SlackApiStub([])
+    try:
+        sensor(stub.context(instance, result, run))
+        assert stub.posts == [] and "will be retried" in caplog.text
+        # The retry (its root is the first run) fails too and will not be retried again: that one is reported.
+        retry = run.with_tags({"dagster/will_retry": "false"})._replace(run_id="f" * 36, root_run_id=run.run_id,
+                                                                        parent_run_id=run.run_id)
+        sensor(stub.context(instance, result, retry))
+    finally:
+        stub.close()
+    [post] = [json.loads(body)["text"] for body in stub.posts]
+    assert f"run ffffffff of job publish_ds (a retry of run {run.run_id[:8]}) failed" in post
