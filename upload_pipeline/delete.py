@@ -41,17 +41,27 @@ def delete_from_hub(cfg: PipelineConfig, hub: StorageProvider, req: DeleteReques
         raise ProviderError(f"refusing to delete {what} of {ds.name} without confirm: true in the job's config")
     if ds.hub is None:
         raise ProviderError(f"dataset {ds.name} has no hub: section in {cfg.source}")
-    folder = "data" if req.config_name == "default" else req.config_name
+    _refuse_another_datasets(cfg, req, what)
     hub.check_auth()
+    if req.config_name != ds.config_name or req.create_pr:
+        return _delete(cfg, hub, req, what, withdraw=False)
+    # From the tree read to the commit: a publish of this dataset copying meanwhile (it holds the lock shared)
+    # could add a shard of the split after the read, which the commit would then leave on the Hub.
+    with steps.staging_lock(steps.DatasetPaths.of(cfg, ds)):
+        return _delete(cfg, hub, req, what, withdraw=True)
+
+
+def _delete(cfg: PipelineConfig, hub: StorageProvider, req: DeleteRequest, what: str,
+            withdraw: bool) -> SyncResult:
+    ds = cfg.dataset(req.dataset)
+    folder = "data" if req.config_name == "default" else req.config_name
     tree = hub.remote_tree(ds.hub)
     _refuse_unknown(cfg, hub, req, tree, what)
     if req.split:
         paths = [p for p in tree if fnmatch.fnmatch(p, f"{folder}/{req.split}-*")]
     else:
         paths = [folder]
-    staged_card = None
-    if req.config_name == ds.config_name and not req.create_pr:
-        staged_card = _withdraw(cfg, req)
+    staged_card = _withdraw(cfg, req) if withdraw else None
     if staged_card is not None:
         def readme(remote: str | None) -> str | None:
             return card.merge_card(remote, staged_card, ds)
@@ -63,30 +73,30 @@ def delete_from_hub(cfg: PipelineConfig, hub: StorageProvider, req: DeleteReques
 
 
 def _withdraw(cfg: PipelineConfig, req: DeleteRequest) -> str | None:
-    """Remove the shards from staging and remember their landed files; return the new staged card, if any."""
+    """Remove the shards from staging and remember their landed files; return the new staged card, if any.
+    The caller holds the staging lock."""
     ds = cfg.dataset(req.dataset)
     paths = steps.DatasetPaths.of(cfg, ds)
-    with steps.staging_lock(paths):  # not while a publish run is sharding into the same staged tree
-        # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
-        # which would drop it half applied (some of a landed file's rows staged, counted as published).
-        journal.recover(paths.file("pending"), paths.staged)
-        doomed = _staged_shards(ds, paths.staged, req.split)
-        withdrawn = read_json(paths.file("withdrawn.json"), {})
-        for shard in doomed:
-            for sha in shard.sources:
-                withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
-        write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
-        if doomed and len(doomed) == len(_staged_shards(ds, paths.staged, None)):
-            # This takes the last shards out: the copies are to take the dataset out of the remotes too, which they
-            # do for an empty staged tree only with this note (not for a staging lost or never filled). Written
-            # before the change, so a crash in between cannot leave staging emptied without it; shards staged
-            # again (the change undone by a crash, or new files) clear it.
-            write_json_atomic(paths.file(steps.EMPTIED), {"time": time.time(), "config_name": req.config_name,
-                                                          "split": req.split})
-        gone = [s.path for s in doomed]
-        records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
-        journal.commit(paths.file("pending"), paths.staged, records, gone)
-    return steps.write_card(ds, paths) or None  # None: nothing left staged, so no staged card either
+    # A crashed shards step's journal is finished first: this change is journalled in the same scratch folder,
+    # which would drop it half applied (some of a landed file's rows staged, counted as published).
+    journal.recover(paths.file("pending"), paths.staged)
+    doomed = _staged_shards(ds, paths.staged, req.split)
+    withdrawn = read_json(paths.file("withdrawn.json"), {})
+    for shard in doomed:
+        for sha in shard.sources:
+            withdrawn.setdefault(sha, {"split": shard.split, "time": time.time()})
+    write_json_atomic(paths.file("withdrawn.json"), withdrawn)  # first, so a crash cannot re-publish them
+    if doomed and len(doomed) == len(_staged_shards(ds, paths.staged, None)):
+        # This takes the last shards out: the copies are to take the dataset out of the remotes too, which they
+        # do for an empty staged tree only with this note (not for a staging lost or never filled). Written
+        # before the change, so a crash in between cannot leave staging emptied without it; shards staged
+        # again (the change undone by a crash, or new files) clear it.
+        write_json_atomic(paths.file(steps.EMPTIED), {"time": time.time(), "config_name": req.config_name,
+                                                      "split": req.split})
+    gone = [s.path for s in doomed]
+    records = copying.stage_records(paths.staged, paths.file("pending"), data_dir(ds), {}, gone)
+    journal.commit(paths.file("pending"), paths.staged, records, gone)
+    return steps.write_card(ds, paths, lock_held=True) or None  # None: nothing left staged, so no staged card either
 
 
 def _staged_shards(ds: DatasetConfig, staged: Path, split: str | None) -> list[Shard]:
@@ -98,6 +108,19 @@ def _staged_shards(ds: DatasetConfig, staged: Path, split: str | None) -> list[S
     names = {n for n in names if split in (None, n)}
     # The same footer reading as a publish, over the splits found on disk (a model copy; the config is frozen).
     return read_shards(ds.model_copy(update={"splits": {n: [] for n in names}}), staged)
+
+
+def _refuse_another_datasets(cfg: PipelineConfig, req: DeleteRequest, what: str) -> None:
+    """Refuse a config that another dataset of the datasets file publishes to the same repo: deleted from here,
+    that dataset's staging would keep it and its next publish put it back."""
+    ds = cfg.dataset(req.dataset)
+    for other in cfg.datasets:
+        if (other.name != ds.name and other.hub and other.config_name == req.config_name
+                and other.hub.repo_id.lower() == ds.hub.repo_id.lower() and other.hub.revision == ds.hub.revision):
+            raise ProviderError(f"refusing to delete {what} of {ds.name}: dataset {other.name} publishes that "
+                                f"config to {ds.hub.repo_id}; delete it as dataset {other.name}, which also "
+                                "takes it out of that dataset's staging so that its next publish does not bring "
+                                "it back")
 
 
 def _refuse_unknown(cfg: PipelineConfig, hub: StorageProvider, req: DeleteRequest, tree: dict[str, str],

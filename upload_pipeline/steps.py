@@ -140,12 +140,16 @@ def _shard(ds: DatasetConfig, paths: DatasetPaths) -> ShardRun:
     return run
 
 
-def write_card(ds: DatasetConfig, paths: DatasetPaths) -> str:
+def write_card(ds: DatasetConfig, paths: DatasetPaths, lock_held: bool = False) -> str:
     """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it.
 
     With no shards staged (nothing landed yet, or all of it deleted from the Hub) there is no card either: the
     staged tree is empty, "" is returned, and the copies take the dataset's files and config out of the remotes.
+    `lock_held`: the caller holds the staging lock already (the lock is not reentrant: taking it again would wait
+    for itself).
     """
+    if lock_held:
+        return _write_card(ds, paths)
     with staging_lock(paths):
         return _write_card(ds, paths)
 

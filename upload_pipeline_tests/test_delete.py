@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
+import time
 
 import datasets
 import pytest
+import yaml
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
 
 from upload_pipeline import remote, steps
@@ -142,3 +145,44 @@ def test_a_delete_pull_request_retried_after_a_refusal_is_a_new_one(workspace, h
     prs = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).get_repo_discussions(
         REPO, repo_type="dataset", discussion_type="pull_request")
     assert len(list(prs)) == 2 and second.metadata["pull_request"] != first.metadata["pull_request"]
+
+
+def test_a_config_another_dataset_publishes_is_refused_naming_that_dataset(workspace):
+    workspace.dataset(config_name="first")
+    data = yaml.safe_load(workspace.config_file.read_text())
+    data["datasets"].append({**data["datasets"][0], "name": "other", "config_name": "second",
+                             "landing": str(workspace.root / "process" / "other"), "s3": None})
+    workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ProviderError, match="dataset other publishes that config to tests/ds; delete it as "
+                                            "dataset other"):
+        delete_from_hub(workspace.config(), local_hub(workspace), DeleteRequest("ds", "second", confirm=True))
+
+
+def test_a_shard_a_running_copy_adds_is_deleted_with_its_split(workspace):
+    """A delete started while a publish copies (the copy holds the staging lock shared) waits for it, so the
+    split's shard that copy uploads is in the tree the delete reads, and goes in its commit too."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    workspace.land("test/b.parquet", rows=20, seed=5)
+    ds, paths = workspace.stage()  # a second publish run: staged, about to copy
+    errors = []
+
+    def delete():
+        try:
+            delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", "test", confirm=True))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    with steps.staging_lock(paths, shared=True):  # the copy's hold, taken before the delete starts
+        worker = threading.Thread(target=delete)
+        worker.start()
+        time.sleep(1)  # the delete has started (and, before the fix, read the Hub's tree)
+        remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+        assert sorted(p for p in hub.remote_tree(ds.hub) if p.startswith("data/test-")) == [
+            "data/test-00000.parquet", "data/test-00001.parquet"]
+    worker.join(60)
+    assert not worker.is_alive() and errors == []
+    assert sorted(hub.remote_tree(ds.hub)) == ["README.md", "data/train-00000.parquet"]
+    assert {k: v.num_rows for k, v in datasets.load_dataset(str(hub.repo_dir(ds.hub))).items()} == {"train": 20}
