@@ -56,7 +56,10 @@ class LocalS3Resource(StorageResource):
         return self.apply(target, plan, SyncRequest(Path("."), {}, (), message))
 
     def remote_tree(self, target: S3Target) -> dict[str, str]:
-        return {p: f.sha256 for p, f in hashed_tree(self.folder(target)).items()}
+        # Hashes cached by size and mtime, so a plan reads only what changed (not the whole mirror every time);
+        # kept under `.hashes/` next to the buckets (no bucket name starts with a dot), outside the mirror.
+        cache = Path(self.root) / ".hashes" / target.bucket / target.prefix / "hashes.json"
+        return {p: f.sha256 for p, f in hashed_tree(self.folder(target), cache).items()}
 
     def read_text(self, target: S3Target, path: str) -> str | None:
         file = self.folder(target) / path

@@ -9,12 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from upload_pipeline import remote
+from upload_pipeline import remote, staging
 from upload_pipeline.card import generated_metadata
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline.providers import local_hub
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
+from upload_pipeline.hashing import sha256_file as real_sha256
 from upload_pipeline.staging import read_shards
 
 
@@ -183,3 +184,19 @@ def test_a_plan_made_while_a_commit_is_being_put_together_waits_for_it(workspace
     repo = hub.repo_dir(ds.hub)
     assert all((repo / u.path).exists() for u in result.plan.uploads) and not other.is_alive()
     assert [c["message"] for c in hub.commits(ds.hub)] == ["first", "second"]
+
+
+def test_local_s3_reads_only_the_objects_that_changed_since_the_last_plan(workspace, monkeypatch):
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    s3.remote_tree(ds.s3)
+    read = []
+    monkeypatch.setattr(staging, "sha256_file", lambda path: read.append(path.name) or real_sha256(path))
+    assert remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m")).plan.noop and read == []
+    (s3.folder(ds.s3) / "data" / "train-00000.parquet").write_bytes(b"tampered")
+    assert remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m")).plan.uploads
+    assert read == ["train-00000.parquet"]
+    assert remote.differences(s3, ds.s3, ds, paths, "s3") == []
+    assert not (s3.folder(ds.s3) / ".hashes").exists()  # the cache is not in the mirror
