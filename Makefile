@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test dev bench check-config clean
+.PHONY: run test lint dev bench check-config clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
 	exit $$status
+
+## lint: ruff over the package and the tests (configured in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check upload_pipeline upload_pipeline_tests
 
 ## dev: the Dagster UI, daemon, sensors and schedules on http://127.0.0.1:3000
 dev: $(STAMP) $(DAGSTER_HOME)

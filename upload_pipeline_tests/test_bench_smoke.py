@@ -35,7 +35,8 @@ def test_every_benchmark_runs_and_reports(tmp_path):
     assert append["push_to_hub"]["bytes_sent"] > append["ours"]["bytes_sent"]
     s3 = results["s3"]
     assert {"ours", "ours_sha256", "boto3"} <= set(s3["median"])
-    assert s3["median"]["ours"]["checksums_compared"] == s3["median"]["ours_sha256"]["checksums_compared"] == s3["files"]
+    compared = s3["median"]["ours"]["checksums_compared"]
+    assert compared == s3["median"]["ours_sha256"]["checksums_compared"] == s3["files"]
     assert s3["reps"][0]["ours"]["upload_checksum"].startswith("Content-MD5 + SHA256")  # moto: auto sends both
     assert all(case["mb_s"] > 0 for case in s3["median"].values())
     limits = results["limits"]

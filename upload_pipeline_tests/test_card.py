@@ -95,7 +95,8 @@ SHARED = ("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: trai
           "  - name: train\n    num_bytes: 10\n    num_examples: 2\n- config_name: legacy\n  splits:\n"
           "  - name: train\n    num_bytes: 30\n    num_examples: 3\n  - name: test\n    num_bytes: 10\n"
           "    num_examples: 1\n---\n# Shared repo\n\nTheir prose.\n\n"
-          + card.begin_marker("default") + "\n| split | rows |\n|---|---:|\n| train | 2 |\n" + card.end_marker("default")
+          + card.begin_marker("default") + "\n| split | rows |\n|---|---:|\n| train | 2 |\n"
+          + card.end_marker("default")
           + "\n\n" + card.begin_marker("legacy") + "\n| split | rows |\n|---|---:|\n| train | 3 |\n| test | 1 |\n"
           + card.end_marker("legacy") + "\n")
 

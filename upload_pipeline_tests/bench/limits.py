@@ -67,7 +67,7 @@ def hub_put(url: str, total: int) -> dict[str, Any]:
     host = urlsplit(url)
     blobs = max(1, min(8, round(total / HUB_BLOB)))
     seconds = 0.0
-    for i in range(blobs):
+    for _ in range(blobs):
         blob = os.urandom(min(HUB_BLOB, max(MIB, total)))
         oid = hashlib.sha256(blob).hexdigest()
         batch = _http(host.hostname, host.port, "POST", f"/datasets/{repo}.git/info/lfs/objects/batch",

@@ -19,7 +19,7 @@ _PARTS = ("#1f77b4", "#6baed6", "#c6dbef", "#08519c")
 
 def _stacked(ax, rows: list[tuple[str, list[tuple[str, float]], str | None]], xlabel: str) -> None:
     """Horizontal bars, each a stack of (part, seconds); `color` None colours the parts one by one."""
-    for y, (label, parts, color) in enumerate(reversed(rows)):
+    for y, (_, parts, color) in enumerate(reversed(rows)):
         left = 0.0
         for i, (part, value) in enumerate(parts):
             ax.barh(y, value, left=left, color=color or _PARTS[i % len(_PARTS)], edgecolor="white",
