@@ -17,6 +17,25 @@ from upload_pipeline.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
+# A sensor tick is cut off after 60 s (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS) and then evaluated again, which
+# could post the same failure twice: a rate-limited post waits at most this long, twice, else it is logged.
+MAX_RETRY_AFTER_SECONDS = 10
+
+
+class ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (it sleeps Retry-After), for short Retry-After values only."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        # Header values are lists in slack_sdk's responses.
+        wait = next((v[0] for k, v in response.headers.items() if k.lower() == "retry-after"), "1")
+        try:
+            return float(wait) <= MAX_RETRY_AFTER_SECONDS
+        except ValueError:
+            return False
+
+
 # Set by Dagster on a failed run when its failure is stored (since 1.9.5): "true" when the run-retry daemon will
 # launch a retry of it.
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -56,7 +75,7 @@ def failure_sensor(cfg: PipelineConfig, slack_enabled: bool) -> dg.SensorDefinit
             text = failure_message(context)
             client = slack.get_client()
             # slack_sdk retries dropped connections by itself, but not rate limits (429 with Retry-After).
-            client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+            client.retry_handlers.append(ShortRateLimitRetry(max_retry_count=2))
             try:
                 client.chat_postMessage(channel=channel, text=text)
             except Exception as exc:  # noqa: BLE001 - the sensor moves past this run anyway: keep the news

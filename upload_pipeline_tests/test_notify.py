@@ -105,6 +105,8 @@ def test_without_slack_the_failure_is_logged(workspace, caplog):
 
 @pytest.mark.parametrize("replies, posted", [
     ([(429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})], True),  # retried, then posted
+    # Too long to wait within a sensor tick: logged instead.
+    ([(429, {"Retry-After": "30"}, {"ok": False, "error": "ratelimited"})], False),
     ([(200, {}, {"ok": False, "error": "channel_not_found"})], False),  # refused for good: logged instead
 ])
 def test_a_failure_slack_cannot_take_is_retried_or_logged_never_dropped(workspace, caplog, replies, posted):
@@ -120,7 +122,7 @@ def test_a_failure_slack_cannot_take_is_retried_or_logged_never_dropped(workspac
     logged = [r.getMessage() for r in caplog.records if "could not post to Slack" in r.getMessage()]
     assert bool(logged) is not posted
     if not posted:
-        assert "channel_not_found" in logged[0] and f"run {result.run_id[:8]} of job publish_ds failed" in logged[0]
+        assert replies[0][2]["error"] in logged[0] and f"run {result.run_id[:8]} of job publish_ds failed" in logged[0]
         assert "xoxb-test" not in caplog.text
 
 
