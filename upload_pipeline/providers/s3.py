@@ -1,18 +1,19 @@
 """The S3 role on Amazon S3 or any S3-compatible store, through dagster-aws's S3Resource and boto3.
 
 A sync makes `s3://<bucket>/<prefix>/` equal to the staged tree: objects whose sha256 differs from the staged
-file's are uploaded, and under the `mirror` policy objects that staging no longer has are deleted (`archives/`
-aside). Uploads go through s3transfer (multipart above the threshold, parts in parallel) and are verified
-after (see s3_transfer); the sha256 of remote objects comes from s3_tree. Unfinished multipart uploads under
-the prefix — left by a crash — are looked at first: continued when their parts are a file this sync uploads,
-else aborted, so no orphan parts accumulate (s3_resume). The connection, the retry budget and the knobs are in
-s3_client.
+file's are uploaded, and so are objects of ours encrypted otherwise than the dataset's `sse` asks; under the
+`mirror` policy objects that staging no longer has are deleted (`archives/` aside). Uploads go through
+s3transfer (multipart above the threshold, parts in parallel) and are verified after (see s3_transfer); the
+sha256 and encryption of remote objects come from s3_tree. Unfinished multipart uploads under the prefix — left
+by a crash — are looked at first: continued when their parts are a file this sync uploads, else aborted, so no
+orphan parts accumulate (s3_resume). The connection, the retry budget and the knobs are in s3_client.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from upload_pipeline.config import S3Target
@@ -22,9 +23,18 @@ from upload_pipeline.providers.s3_client import S3Connection, key_prefix
 from upload_pipeline.providers.s3_errors import credential_source, first_failure
 from upload_pipeline.providers.s3_resume import Resumable, claim_stale_uploads, resume
 from upload_pipeline.providers.s3_transfer import (
-    IntegrityError, Item, delete_keys, stored_sha256, target_args, upload, verify_uploads)
+    IntegrityError, Item, Verified, delete_keys, encryption_args, encryption_problem, stored_sha256, target_args,
+    upload, verify_uploads)
 from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
 from upload_pipeline.staging import CARD_NAME
+
+
+@dataclass
+class S3SyncPlan(SyncPlan):
+    """A plan, and which of its uploads are there only because the object, with the staged bytes, is encrypted
+    otherwise than the dataset asks."""
+
+    reencrypted: list[str] = field(default_factory=list)
 
 
 class S3StorageResource(S3Connection):
@@ -41,7 +51,7 @@ class S3StorageResource(S3Connection):
         """
         return credential_source(self.s3)
 
-    def plan_sync(self, target: S3Target, request: SyncRequest) -> SyncPlan:
+    def plan_sync(self, target: S3Target, request: SyncRequest) -> S3SyncPlan:
         """Compare the staged tree with the objects under the prefix; nothing is written.
 
         Args:
@@ -49,15 +59,26 @@ class S3StorageResource(S3Connection):
             request: the staged tree and the paths a mirror may delete.
 
         Returns:
-            The plan: new or changed files to upload, owned objects staging lacks to delete.
+            The plan: new or changed files to upload (and, with `sse`, files whose objects are encrypted
+            otherwise), owned objects staging lacks to delete.
 
         Raises:
             ProviderError: the bucket is missing or not ours to read (before any byte moves).
         """
         self._check_bucket(target)
-        return diff(self.uri(target), request, self.remote_tree(target), None)
+        # Without `sse` the bucket's default encryption applies: nothing is compared (`wanted` is empty), and no
+        # HEAD is made to learn it.
+        tree, encrypted = self._tree(target, encryption=bool(target.sse))
+        wanted = encryption_args(target)
+        # An object of ours encrypted otherwise (written before `sse` changed, or continued by a crashed run that
+        # died before deleting it, see s3_resume) carries the right sha256 all the same: hidden from the diff,
+        # it is uploaded again like a changed file, encrypted as asked.
+        other = {path for path, got in encrypted.items() if encryption_problem(got, wanted)}
+        plan = diff(self.uri(target), request, {p: "sse:" + s if p in other else s for p, s in tree.items()}, None)
+        again = [u.path for u in plan.uploads if u.path in other and tree[u.path] == u.sha256]
+        return S3SyncPlan(**vars(plan), reencrypted=again)
 
-    def apply(self, target: S3Target, plan: SyncPlan, request: SyncRequest) -> SyncResult:
+    def apply(self, target: S3Target, plan: S3SyncPlan, request: SyncRequest) -> SyncResult:
         """Abort stale multipart uploads, upload and verify (the card last), then delete.
 
         Args:
@@ -95,7 +116,8 @@ class S3StorageResource(S3Connection):
         return SyncResult(plan, url=self.uri(target), bytes_sent=plan.upload_bytes - resumed, metadata={
             "s3_uris": [self.uri(target, u.path) for u in plan.uploads],  # also read by the audit log
             "objects_uploaded": len(items), "objects_deleted": len(plan.deletes),
-            "objects_skipped": plan.unchanged, "bytes_uploaded": plan.upload_bytes,
+            "objects_skipped": plan.unchanged, "objects_reencrypted": len(plan.reencrypted),
+            "bytes_uploaded": plan.upload_bytes,
             "multipart_objects": sum(i.size >= threshold for i in items), "checksums_compared": checked,
             "upload_checksum": self.digests(target).describe() if items else "none (nothing uploaded)",
             "stale_uploads_aborted": len(aborted), "uploads_continued": len(claimed),
@@ -139,9 +161,13 @@ class S3StorageResource(S3Connection):
         Raises:
             ProviderError: listing or reading metadata failed.
         """
+        return self._tree(target)[0]
+
+    def _tree(self, target: S3Target, encryption: bool = False) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """remote_tree, and the encryption of our objects (s3_tree.remote_tree): with `encryption`, of all."""
         client = self.client()
         return self._call(f"list {self.uri(target)}", lambda: remote_tree(
-            client, target.bucket, key_prefix(target), self._cache(target), self.max_concurrency))
+            client, target.bucket, key_prefix(target), self._cache(target), self.max_concurrency, encryption))
 
     def read_text(self, target: S3Target, path: str) -> str | None:
         """A small object's text (the README).
@@ -222,19 +248,18 @@ class S3StorageResource(S3Connection):
         if not items:
             return 0
         verified, failures = self._upload(target, items, claimed or {})
-        for item, etag, _ in verified:
-            cache.put(item.key, etag, item.size, item.sha256)
+        for done in verified:
+            cache.put(done.item.key, done.etag, done.item.size, done.item.sha256, done.encryption)
         cache.save()  # what did arrive is known next time, even when something else failed
         if failures:
             raise first_failure(failures, len(items), target.bucket, self.attempts)
-        return sum(compared for _, _, compared in verified)
+        return sum(done.checksum_compared for done in verified)
 
     def _upload(self, target: S3Target, items: list[Item],
-                claimed: dict[str, Resumable]) -> tuple[list[tuple[Item, str, bool]], dict[str, BaseException]]:
+                claimed: dict[str, Resumable]) -> tuple[list[Verified], dict[str, BaseException]]:
         client, config, checksum = self.client(), self.transfer_config(), self.digests(target).sha256
-        extra = target_args(target)
+        extra, encryption = target_args(target), encryption_args(target)
         failures = upload(client, target.bucket, [i for i in items if i.key not in claimed], config, extra, checksum)
-        encryption = {k: v for k, v in extra.items() if k != "StorageClass"}
         failures |= resume(client, target.bucket, list(claimed.values()), checksum, self.max_concurrency, encryption)
         verified, failures = verify_uploads(client, target.bucket, items, failures, config, self.max_concurrency)
         # A continued upload that fails verification (the file changed since the crash but kept its first parts,

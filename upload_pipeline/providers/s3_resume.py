@@ -10,9 +10,10 @@ other (see s3_transfer). The object's metadata (our sha256) is the crashed run's
 if the file at that key has changed since while keeping its first parts, the verification fails, the object is
 deleted and the file is sent whole in the same sync (S3 provider). Its server-side encryption is the crashed
 run's too, and S3 lists no upload's: the completion's answer names it, and an object not encrypted as the
-dataset now asks is deleted and sent whole the same way. Every other unfinished upload is aborted: its
-parts cost storage and would never become an object. One sync per prefix at a time is assumed (the `s3_upload`
-pool), as for the staged tree.
+dataset now asks is deleted and sent whole the same way (should a crash come before the deletion, the next
+plan sees the encryption in the object's HEAD and sends the file again). Every other unfinished upload is
+aborted: its parts cost storage and would never become an object. One sync per prefix at a time is assumed
+(the `s3_upload` pool), as for the staged tree.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster, ReadFileChunk
 
 from upload_pipeline.providers.s3_errors import error_code, status_code
-from upload_pipeline.providers.s3_transfer import IntegrityError, Item
+from upload_pipeline.providers.s3_transfer import IntegrityError, Item, encryption_problem
 
 # The completion was refused for good: the upload can never be completed, so it is aborted.
 _UNCOMPLETABLE = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
@@ -173,7 +174,7 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool, w
                 done = client.complete_multipart_upload(
                     Bucket=bucket, Key=up.item.key, UploadId=up.upload_id,
                     MultipartUpload={"Parts": [parts[n] for n in sorted(parts)]})
-                problem = _encryption_problem(done, encryption)
+                problem = encryption_problem(done, encryption)
                 if problem:
                     failures[up.item.key] = IntegrityError(
                         f"s3://{bucket}/{up.item.key}: the continued upload was started {problem}")
@@ -189,15 +190,3 @@ def resume(client: Any, bucket: str, uploads: list[Resumable], checksum: bool, w
                     except Exception:  # noqa: BLE001 - the next sync aborts it; the completion error is the news
                         pass
     return failures
-
-
-def _encryption_problem(done: dict[str, Any], wanted: dict[str, str]) -> str | None:
-    """How a completed upload's encryption (from CompleteMultipartUpload's answer) differs from `wanted`."""
-    algorithm, got = wanted.get("ServerSideEncryption"), done.get("ServerSideEncryption")
-    if algorithm and got != algorithm:
-        return f"with server-side encryption {got or 'none'}; the dataset asks for {algorithm}"
-    key, got_key = wanted.get("SSEKMSKeyId"), done.get("SSEKMSKeyId") or ""
-    # S3 answers with the key's ARN; an alias cannot be matched to one without asking KMS, so it is not compared.
-    if key and "alias/" not in key and got_key != key and not got_key.endswith("/" + key):
-        return "with another KMS key than the dataset's sse_kms_key_id"
-    return None

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from s3transfer.utils import ChunksizeAdjuster
@@ -57,6 +57,15 @@ class Item:
         return io.BytesIO(self.content) if self.content is not None else str(self.source)
 
 
+class Verified(NamedTuple):
+    """An uploaded object that is the local file, as its HEAD after the upload showed it."""
+
+    item: Item
+    etag: str
+    checksum_compared: bool  # the server's SHA256 too, not only size and metadata
+    encryption: dict[str, str]  # see encryption_of
+
+
 def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, extra_args: dict[str, Any],
            checksum: bool) -> dict[str, BaseException]:
     """Upload `items` through one s3transfer TransferManager, so all files share `max_concurrency` threads.
@@ -78,13 +87,13 @@ def upload(client: Any, bucket: str, items: list[Item], config: TransferConfig, 
 
 
 def verify_uploads(client: Any, bucket: str, items: list[Item], failures: dict[str, BaseException],
-                   config: TransferConfig, workers: int) -> tuple[list[tuple[Item, str, bool]], dict]:
+                   config: TransferConfig, workers: int) -> tuple[list[Verified], dict]:
     """Verify each of `items` that arrived (not in `failures`, key → exception of its upload) in parallel HEADs.
 
     Returns:
-        (item, ETag, server checksum compared) for each verified item, and key → exception for the others.
+        The verified items, and key → exception for the others.
     """
-    def check(item: Item) -> tuple[Item, Any]:
+    def check(item: Item) -> tuple[Item, Verified | BaseException]:
         try:
             return item, verify(client, bucket, item, config)
         except Exception as exc:  # noqa: BLE001 - reported per key by the caller
@@ -97,7 +106,7 @@ def verify_uploads(client: Any, bucket: str, items: list[Item], failures: dict[s
             if isinstance(outcome, BaseException):
                 failures[item.key] = outcome
             else:
-                verified.append((item, *outcome))
+                verified.append(outcome)
     # A bad object carries our sha256 metadata all the same; left there, the next plan would take it as done.
     bad = [key for key, exc in failures.items() if isinstance(exc, IntegrityError)]
     try:
@@ -111,9 +120,32 @@ def verify_uploads(client: Any, bucket: str, items: list[Item], failures: dict[s
 
 def target_args(target: S3Target) -> dict[str, str]:
     """The dataset's storage class and server-side encryption, as upload arguments."""
-    extra = {"StorageClass": target.storage_class, "ServerSideEncryption": target.sse,
-             "SSEKMSKeyId": target.sse_kms_key_id}
+    return ({"StorageClass": target.storage_class} if target.storage_class else {}) | encryption_args(target)
+
+
+def encryption_args(target: S3Target) -> dict[str, str]:
+    """The dataset's server-side encryption as upload arguments; empty without `sse` (the bucket's default)."""
+    extra = {"ServerSideEncryption": target.sse, "SSEKMSKeyId": target.sse_kms_key_id}
     return {k: v for k, v in extra.items() if v}
+
+
+def encryption_of(answer: dict[str, Any]) -> dict[str, str]:
+    """The server-side encryption an answer names (HEAD, CompleteMultipartUpload), as upload arguments; empty for
+    an unencrypted object."""
+    return {k: answer[k] for k in ("ServerSideEncryption", "SSEKMSKeyId") if answer.get(k)}
+
+
+def encryption_problem(got: dict[str, Any], wanted: dict[str, str]) -> str | None:
+    """How an object's encryption (an answer naming it, see encryption_of) differs from `wanted` (upload
+    arguments), e.g. "with server-side encryption none; the dataset asks for AES256"; None if it does not."""
+    algorithm, got_algorithm = wanted.get("ServerSideEncryption"), got.get("ServerSideEncryption")
+    if algorithm and got_algorithm != algorithm:
+        return f"with server-side encryption {got_algorithm or 'none'}; the dataset asks for {algorithm}"
+    key, got_key = wanted.get("SSEKMSKeyId"), got.get("SSEKMSKeyId") or ""
+    # S3 answers with the key's ARN; an alias cannot be matched to one without asking KMS, so it is not compared.
+    if key and "alias/" not in key and got_key != key and not got_key.endswith("/" + key):
+        return "with another KMS key than the dataset's sse_kms_key_id"
+    return None
 
 
 def _args(item: Item, config: TransferConfig, extra: dict[str, Any], checksum: bool) -> dict[str, Any]:
@@ -126,12 +158,13 @@ def _args(item: Item, config: TransferConfig, extra: dict[str, Any], checksum: b
     return args
 
 
-def verify(client: Any, bucket: str, item: Item, config: TransferConfig) -> tuple[str, bool]:
+def verify(client: Any, bucket: str, item: Item, config: TransferConfig) -> Verified:
     """HEAD an uploaded object and compare it with the local one.
 
     Returns:
-        The object's ETag, and whether the server's SHA256 checksum was compared too (servers without flexible
-        checksums, like radosgw Pacific, return none; their Content-MD5 check at upload stands in).
+        The object's ETag, whether the server's SHA256 checksum was compared too (servers without flexible
+        checksums, like radosgw Pacific, return none; their Content-MD5 check at upload stands in), and its
+        encryption, which the HEAD cache keeps for the next plan.
 
     Raises:
         ProviderError: the size, the sha256 metadata or the checksum differ.
@@ -151,7 +184,7 @@ def verify(client: Any, bucket: str, item: Item, config: TransferConfig) -> tupl
     if problems:
         raise IntegrityError(f"s3://{bucket}/{item.key}: integrity check failed after upload: "
                              f"{'; '.join(problems)}; the object is deleted, publish again to upload it anew")
-    return head["ETag"], bool(server)
+    return Verified(item, head["ETag"], bool(server), encryption_of(head))
 
 
 def stored_sha256(head: dict[str, Any]) -> str | None:

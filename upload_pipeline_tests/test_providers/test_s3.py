@@ -222,3 +222,50 @@ def test_the_provider_is_chosen_by_environment_with_boto3s_own_variables(workspa
     assert provider.state_dir == str(workspace.root / "state")
     with pytest.raises(ProviderError, match="AWS_RETRY_MODE='legacy'"):
         build_resources(workspace.config(), {**env, "AWS_RETRY_MODE": "legacy"})
+
+
+def test_an_object_of_ours_not_encrypted_as_the_dataset_asks_is_sent_again_then_left(workspace, moto, bucket,
+                                                                                     proxied, proxy, tmp_path):
+    """As a crash leaves it between a continued upload's completion and the deletion of the wrongly encrypted
+    object (s3_resume): the staged bytes and our sha256, but no encryption. The plan does not take it as done."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket, sse="AES256")
+    blob = add_blob(workspace).read_bytes()
+    client, key = moto.client(), PREFIX + "extra/blob.bin"
+    client.put_object(Bucket=bucket, Key=key, Body=blob, Metadata={"sha256": hashlib.sha256(blob).hexdigest()})
+    result = publish(s3_provider(proxied, tmp_path / "state"), ds, paths)
+    assert client.head_object(Bucket=bucket, Key=key).get("ServerSideEncryption") == "AES256"
+    assert proxy.counts["UploadPart"] == 3 + PROBE_PARTS
+    assert result.plan.reencrypted == ["extra/blob.bin"] and result.metadata["objects_reencrypted"] == 1
+    assert read_back(client, bucket) == staged(paths)
+    assert remote.differences(s3_provider(proxied), ds.s3, ds, paths, "s3") == []
+
+    proxy.reset_counters()
+    again = publish(s3_provider(proxied, tmp_path / "state"), ds, paths)
+    assert again.plan.noop and again.metadata["objects_reencrypted"] == 0
+    assert proxy.counts["PutObject"] + proxy.counts["UploadPart"] + proxy.counts["HeadObject"] == 0
+
+
+def test_objects_written_before_sse_was_set_are_sent_again_encrypted(workspace, moto, bucket, tmp_path):
+    workspace.land("train/a.parquet", rows=50)
+    publish(s3_provider(moto.endpoint, tmp_path / "state"), *stage(workspace, bucket))
+    ds, paths = stage(workspace, bucket, sse="AES256")
+    result = publish(s3_provider(moto.endpoint, tmp_path / "state"), ds, paths)
+    for path in staged(paths):
+        assert moto.client().head_object(Bucket=bucket, Key=PREFIX + path).get("ServerSideEncryption") == "AES256"
+    assert result.plan.reencrypted == sorted(staged(paths)) and result.plan.unchanged == 0
+
+
+def test_without_sse_the_encryption_of_objects_is_not_compared(workspace, moto, bucket, proxied, proxy):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    publish(s3_provider(moto.endpoint), ds, paths)
+    client, key = moto.client(), PREFIX + "data/train-00000.parquet"
+    body = (paths.staged / "data/train-00000.parquet").read_bytes()
+    client.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="AES256",
+                      Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+    assert "ServerSideEncryption" not in client.head_object(Bucket=bucket, Key=PREFIX + "README.md")
+    proxy.reset_counters()
+    result = publish(s3_provider(proxied), ds, paths)  # no HEAD cache: every object is HEADed, none compared
+    assert result.plan.noop and result.metadata["objects_reencrypted"] == 0 and proxy.counts["HeadObject"] == 2
+    assert client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
