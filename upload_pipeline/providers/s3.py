@@ -3,10 +3,12 @@
 A sync makes `s3://<bucket>/<prefix>/` equal to the staged tree: objects whose sha256 differs from the staged
 file's are uploaded, and so are objects of ours encrypted otherwise than the dataset's `sse` asks; under the
 `mirror` policy objects that staging no longer has are deleted (`archives/` aside). Uploads go through
-s3transfer (multipart above the threshold, parts in parallel) and are verified after (see s3_transfer); the
-sha256 and encryption of remote objects come from s3_tree. Unfinished multipart uploads under the prefix — left
-by a crash — are looked at first: continued when their parts are a file this sync uploads, else aborted, so no
-orphan parts accumulate (s3_resume). The connection, the retry budget and the knobs are in s3_client.
+s3transfer (multipart above the threshold, parts in parallel) and are verified after (see s3_transfer), their
+encryption too: an object the store kept without the `sse` asked fails the sync (it is kept, and sent again by the
+next sync, which fails again: never a silent loop). The sha256 and encryption of remote objects come from s3_tree.
+Unfinished multipart uploads under the prefix — left by a crash — are looked at first: continued when their parts
+are a file this sync uploads, else aborted, so no orphan parts accumulate (s3_resume). The connection, the retry
+budget and the knobs are in s3_client.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from upload_pipeline.providers.s3_client import S3Connection, key_prefix
 from upload_pipeline.providers.s3_errors import credential_source, first_failure
 from upload_pipeline.providers.s3_resume import Resumable, claim_stale_uploads, resume
 from upload_pipeline.providers.s3_transfer import (
-    IntegrityError, Item, Verified, delete_keys, encryption_args, encryption_problem, stored_sha256, target_args,
-    upload, verify_uploads)
+    IntegrityError, Item, Verified, delete_keys, encryption_args, encryption_failure, encryption_problem,
+    stored_sha256, target_args, upload, verify_uploads)
 from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
 from upload_pipeline.staging import CARD_NAME
 
@@ -90,7 +92,8 @@ class S3StorageResource(S3Connection):
             The result; its metadata holds URIs, counts, bytes, seconds and MB/s for the asset.
 
         Raises:
-            ProviderError: an upload, a verification or a deletion failed (nothing is deleted then).
+            ProviderError: an upload, a verification or a deletion failed, or, with `sse`, the server did not
+                apply the encryption to an uploaded object (kept); nothing is deleted then.
         """
         client, base, started = self.client(), key_prefix(target), time.monotonic()
         items = [Item(base + u.path, u.size, u.sha256, u.source, u.content) for u in plan.uploads]
@@ -228,7 +231,8 @@ class S3StorageResource(S3Connection):
             The object's s3:// URI.
 
         Raises:
-            ProviderError: the upload or its verification failed.
+            ProviderError: the upload or its verification failed, or, with `sse`, the server did not apply the
+                encryption (the object is kept).
         """
         self._check_bucket(target)
         client, item = self.client(), Item(key_prefix(target) + path, source.stat().st_size, sha256, source)
@@ -243,13 +247,20 @@ class S3StorageResource(S3Connection):
 
     def _send(self, target: S3Target, items: list[Item], cache: HeadCache,
               claimed: dict[str, Resumable] | None = None) -> int:
-        """Upload `items` (continuing the `claimed` unfinished uploads) and verify them; returns how many had
-        their server checksum compared."""
+        """Upload `items` (continuing the `claimed` unfinished uploads) and verify them, their encryption too;
+        returns how many had their server checksum compared."""
         if not items:
             return 0
         verified, failures = self._upload(target, items, claimed or {})
+        wanted = encryption_args(target)
         for done in verified:
             cache.put(done.item.key, done.etag, done.item.size, done.item.sha256, done.encryption)
+            # A store that takes the sse header but does not apply it (or report it): the object is kept and
+            # cached as it is, so the next plan sends it again and fails again, loudly, rather than every publish
+            # uploading it again in silence while the user believes the data encrypted.
+            failure = encryption_failure(target.bucket, done, wanted)
+            if failure:
+                failures[done.item.key] = failure
         cache.save()  # what did arrive is known next time, even when something else failed
         if failures:
             raise first_failure(failures, len(items), target.bucket, self.attempts)

@@ -148,6 +148,23 @@ def encryption_problem(got: dict[str, Any], wanted: dict[str, str]) -> str | Non
     return None
 
 
+def encryption_failure(bucket: str, done: Verified, wanted: dict[str, str]) -> ProviderError | None:
+    """The error for an uploaded object whose HEAD does not show the encryption `wanted` (the dataset's `sse`, as
+    upload arguments), None if it does: a store that takes the request header but does not apply it, or does not
+    report it. Not an IntegrityError: the object has the staged bytes, so it is kept, and the caller fails loudly
+    instead of letting every plan upload it again in silence."""
+    problem = encryption_problem(done.encryption, wanted)
+    if not problem:
+        return None
+    key_id = wanted.get("SSEKMSKeyId")
+    asked = f"sse: {wanted.get('ServerSideEncryption')}" + (f" with sse_kms_key_id {key_id}" if key_id else "")
+    return ProviderError(
+        f"s3://{bucket}/{done.item.key}: the server did not apply the server-side encryption the dataset asks for: "
+        f"it reports the object {problem}; check that the store supports {asked} (MinIO and Ceph need a KMS/SSE "
+        "backend configured), or remove sse from the dataset's s3 section (the object, with the staged bytes, is "
+        "left in place; every publish uploads it again and fails like this until then)")
+
+
 def _args(item: Item, config: TransferConfig, extra: dict[str, Any], checksum: bool) -> dict[str, Any]:
     args = {**extra, "Metadata": {SHA256_META: item.sha256},
             "ContentType": _CONTENT_TYPES.get(Path(item.key).suffix, "application/octet-stream")}

@@ -4,10 +4,12 @@
     proxy.fail_next(2, status=503, op="UploadPart")      # two SlowDown replies, then pass through
     proxy.reset_next(after_bytes=1 << 20, path=r"partNumber=2")
     proxy.kill(); proxy.revive()                         # connections refused in between
+    proxy.strip_response_header("x-amz-server-side-encryption", op="HeadObject")  # until clear_faults()
     proxy.counts["UploadPart"], proxy.bytes_forwarded
 
 Each fault rule matches on method, a regex searched in the request target (path + query) and/or
-the S3 operation name (see s3_ops); rules are consulted in the order they were added.
+the S3 operation name (see s3_ops); rules are consulted in the order they were added. Header stripping
+rules are kept apart: they alter the response of a request that may also meet one of the others.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ S3_ERRORS = {
 
 @dataclass
 class Rule:
-    action: str  # "error" | "reset" | "delay" | "kill"
+    action: str  # "error" | "reset" | "delay" | "kill" | "strip"
     times: int
     skip: int
     method: str | None
@@ -40,6 +42,7 @@ class Rule:
     message: str = ""
     after_bytes: int = 0
     seconds: float = 0.0
+    header: str = ""  # lower case
 
     def matches(self, method: str, target: str, op: str) -> bool:
         return (
@@ -62,6 +65,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._rules: list[Rule] = []
+        self._strips: list[Rule] = []
         self._counts: Counter[str] = Counter()
         self._bytes: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
@@ -153,9 +157,20 @@ class FaultProxy:
         """kill() the proxy when the matching request arrives (after `skip` matches pass)."""
         self._add(Rule("kill", 1, skip, method, _regex(path), op))
 
+    def strip_response_header(self, header: str, *, method: str | None = None, path: str | None = None,
+                              op: str | None = None) -> None:
+        """Drop `header` from the responses to the matching requests until clear_faults(): a store that accepts
+        a request header but does not apply it, or does not report it (x-amz-server-side-encryption, say)."""
+        # The response, not the request: stripping a signed request header works only against a server that
+        # does not check SigV4 (moto), and the client cannot tell an unreported setting from an unapplied one,
+        # so this is that store as the client sees it, in front of any upstream.
+        with self._lock:
+            self._strips.append(Rule("strip", 0, 0, method, _regex(path), op, header=header.lower()))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._strips.clear()
 
     def _add(self, rule: Rule) -> None:
         with self._lock:
@@ -181,7 +196,8 @@ class FaultProxy:
 
     @property
     def faults(self) -> Counter[str]:
-        """Faults injected so far, per action ("error", "reset", "delay", "kill")."""
+        """Faults injected so far, per action ("error", "reset", "delay", "kill"; "strip" counts requests whose
+        response was stripped of a header)."""
         with self._lock:
             return Counter(self._faults)
 
@@ -208,6 +224,14 @@ class FaultProxy:
                 self._faults[rule.action] += 1
                 return replace(rule)
             return None
+
+    def _stripped(self, method: str, target: str, op: str) -> frozenset[str]:
+        """The response headers to drop for this request."""
+        with self._lock:
+            headers = frozenset(r.header for r in self._strips if r.matches(method, target, op))
+            if headers:
+                self._faults["strip"] += 1
+            return headers
 
     def _count_bytes(self, op: str, n: int) -> None:
         with self._lock:

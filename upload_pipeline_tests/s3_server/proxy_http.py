@@ -78,7 +78,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self._read_body()  # drain the body so the connection stays usable for keep-alive
             self._send_error(rule.status, rule.code, rule.message)
             return
-        self._forward(op)
+        self._forward(op, self.server.proxy._stripped(self.command, self.path, op))
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_request
 
@@ -156,7 +156,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             conn = self._upstream = http.client.HTTPConnection(host, port, timeout=120)
         return conn
 
-    def _forward(self, op: str) -> None:
+    def _forward(self, op: str, strip: frozenset[str] = frozenset()) -> None:
         proxy = self.server.proxy
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         try:
@@ -179,12 +179,13 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self._upstream.close()
             self._send_error(502, "BadGateway", "The upstream S3 server failed.", close=True)
             return
-        self._relay(response)
+        self._relay(response, strip)
         if response.will_close:
             conn.close()
 
-    def _relay(self, response: http.client.HTTPResponse) -> None:
-        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+    def _relay(self, response: http.client.HTTPResponse, strip: frozenset[str] = frozenset()) -> None:
+        """Send `response` on to the client, without the headers in `strip` (lower case; see FaultProxy)."""
+        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | strip]
         bodiless = self.command == "HEAD" or response.status in (204, 304)
         self.send_response_only(response.status, response.reason)
         if bodiless or response.getheader("Content-Length") is not None:
