@@ -1,14 +1,18 @@
-"""End to end under a real `dagster dev`: a file lands, the sensor publishes it; the same content again does not."""
+"""End to end under a real `dagster dev` with the repo's dagster.yaml: a file lands, the sensor publishes it; the
+same content again does not; a publish run whose process is killed is retried and the dataset keeps publishing."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 
 import datasets
+import psutil
 import pytest
 
+from upload_pipeline.state import locked
 from upload_pipeline_tests import datagen
 from upload_pipeline_tests.dev_server import DagsterDev, sample_project
 
@@ -38,3 +42,42 @@ def test_a_landed_file_is_published_by_the_sensor_and_a_duplicate_is_not(tmp_pat
         assert {r["runId"] for r in dev.runs()} == known
         assert len(hub_log.read_text().splitlines()) == 2
     assert dev.proc.poll() is not None
+
+
+def process_holding(path, group: int) -> psutil.Process | None:
+    """The process of the process group `group` (dagster dev's) that has `path` open."""
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == group and any(f.path == str(path) for f in proc.open_files()):
+                return proc
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return None
+
+
+@pytest.mark.timeout(600)
+def test_a_publish_run_killed_midway_is_retried_and_the_dataset_keeps_publishing(tmp_path):
+    """A dead run keeps the pool slots its steps claimed (staging/<ds>): without run monitoring freeing them, its
+    retry and every later publish of the dataset waited in the queue for good."""
+    sample_project(tmp_path)
+    lock = tmp_path / "data" / "state" / "sample" / "staging.lock"
+    with DagsterDev(tmp_path) as dev:
+        with locked(lock):  # the first run's landed_files step waits here, holding its staging/sample slot
+            deadline, worker = time.monotonic() + 120, None
+            while worker is None and time.monotonic() < deadline:
+                time.sleep(1)
+                worker = process_holding(lock, dev.proc.pid)
+            assert worker is not None, "no publish run reached landed_files"
+            [killed] = [r["runId"] for r in dev.runs()]
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(30)
+        datagen.write(tmp_path / "data/process/sample/train/part-late.parquet", 50, seed=3, start_id=90_000)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            runs = {r["runId"]: r["status"] for r in dev.runs()}
+            if runs[killed] == "FAILURE" and "SUCCESS" in runs.values() and not {"QUEUED", "STARTED"} & set(
+                    runs.values()) and datasets.load_dataset(
+                        str(tmp_path / "data/remote/hub/local/sample"))["train"].num_rows == 3050:
+                return
+            time.sleep(3)
+        raise AssertionError(f"180 s after run {killed[:8]} was killed: runs {runs}")
