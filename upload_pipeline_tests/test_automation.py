@@ -55,3 +55,18 @@ def test_a_failed_blocking_check_holds_the_shards_back(workspace):
         assert not run.success
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
         assert "shards" not in requested(result)
+
+
+def test_under_skip_a_bad_file_does_not_hold_back_the_good_ones(workspace):
+    """Dagster's automation takes a failed blocking check as "not passed" whatever its severity: under skip the
+    check blocks nothing, or one bad file left in landing would stop the dataset's automation for good."""
+    workspace.dataset(on_bad_file="skip")
+    workspace.land("train/a.parquet", rows=10)
+    raw(workspace, "train/bad.parquet", b"not parquet")
+    defs = build_definitions(workspace.config(), environ={})
+    with dg.instance_for_test() as instance:
+        cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+        run = materialize(defs, instance, ["landed_files"])
+        assert run.success and not run.get_asset_check_evaluations()[0].passed  # a warning, not a failure
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        assert requested(result) == set(DOWNSTREAM)

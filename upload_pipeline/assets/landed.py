@@ -19,8 +19,10 @@ def landed_files_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.Asset
         pool=staging_pool(ds.name),
         description=f"Settled parquet files in {paths.landing}, validated (readable, one schema, hashed).",
         metadata={"landing_folder": dg.MetadataValue.path(str(paths.landing)), "on_bad_file": ds.on_bad_file},
+        # Blocking only under `fail`: Dagster's automation takes any failed blocking check as "not passed",
+        # whatever its severity, so under `skip` one bad file would hold back every later step for good.
         check_specs=[dg.AssetCheckSpec(
-            CHECK, asset=key, blocking=True,
+            CHECK, asset=key, blocking=ds.on_bad_file == "fail",
             description=f"Every landed file is valid. Policy on_bad_file={ds.on_bad_file}: 'fail' blocks the "
                         "publish, 'skip' publishes the good files and reports the bad ones.")],
     )
