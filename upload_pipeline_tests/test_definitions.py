@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from upload_pipeline.config_file import load_config
 from upload_pipeline.definitions import build_definitions
@@ -57,3 +58,14 @@ def test_steps_that_write_one_datasets_staging_share_a_pool_and_copies_take_thei
     pools = {key.path[-1]: graph.get(key).pools for key in graph.materializable_asset_keys}
     assert pools == {"landed_files": {"staging/ds"}, "shards": {"staging/ds"}, "dataset_card": {"staging/ds"},
                      "hub_copy": {"hub_commit/tests/ds"}, "s3_copy": {"s3_upload"}}
+
+
+def test_datasets_sharing_a_hub_repo_share_its_commit_pool_whatever_the_case_of_its_name(workspace):
+    data = yaml.safe_load(workspace.config_file.read_text())
+    data["datasets"][0]["hub"] = {"repo_id": "Org/Repo"}
+    data["datasets"].append({**data["datasets"][0], "name": "other", "config_name": "other",
+                             "hub": {"repo_id": "org/repo"}, "s3": None})
+    workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    graph = build_definitions(workspace.config(), environ={}).resolve_asset_graph()
+    assert graph.get(dg.AssetKey(["ds", "hub_copy"])).pools == {"hub_commit/org/repo"}
+    assert graph.get(dg.AssetKey(["other", "hub_copy"])).pools == {"hub_commit/org/repo"}

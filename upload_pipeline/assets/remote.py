@@ -19,8 +19,9 @@ _ROLES = {
 
 def pool_for(role: str, target: Any) -> str:
     """Hub commits to one repo run one at a time (a concurrent commit only earns a 412); S3 uploads share one
-    pool. Limits are set in dagster.yaml (`concurrency.pools.default_limit`)."""
-    return f"hub_commit/{target.repo_id}" if role == "hub" else "s3_upload"
+    pool. Limits are set in dagster.yaml (`concurrency.pools.default_limit`). Repo ids are case-insensitive on the
+    Hub (and in the datasets file's checks): `Org/Repo` and `org/repo` are one repo, so one pool."""
+    return f"hub_commit/{target.repo_id.lower()}" if role == "hub" else "s3_upload"
 
 
 def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
