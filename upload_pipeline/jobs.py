@@ -54,6 +54,8 @@ def dry_run_job(cfg: PipelineConfig) -> dg.JobDefinition:
     @dg.op(name="plan_publish", description="Lists what the next publish would shard, upload and delete.")
     def plan_op(context: dg.OpExecutionContext, config: DryRunConfig, hub: StorageResource,
                 s3: StorageResource) -> dict:
+        if config.dataset is not None:
+            cfg.dataset(config.dataset)  # a name not in the datasets file is an error, not an empty report
         report = {}
         for ds in cfg.datasets:
             if config.dataset not in (None, ds.name):
@@ -63,9 +65,14 @@ def dry_run_job(cfg: PipelineConfig) -> dg.JobDefinition:
             entry = {"new_files": [f.relpath for f in v.new_files()], "new_rows": sum(f.rows for f in v.new_files()),
                      "bad_files": {r.relpath: r.reason for r in v.rejected}}
             for role, provider, target in (("hub", hub, ds.hub), ("s3", s3, ds.s3)):
-                if target is None or not (paths.staged / "README.md").exists():
+                if target is None:
                     continue
-                plan = provider.plan_sync(target, remote.sync_request(ds, paths, role, "dry run"))
+                try:
+                    request = remote.sync_request(ds, paths, role, "dry run")
+                except RuntimeError as exc:  # what the copy would refuse (nothing staged, no card): say why
+                    entry[role] = {"not_published": str(exc)}
+                    continue
+                plan = remote.plan_sync(provider, target, request)
                 entry[role] = {"target": plan.target, "upload": [u.path for u in plan.uploads],
                                "delete": plan.deletes, "unchanged": plan.unchanged}
             context.log.info(f"{ds.name}: {entry}")

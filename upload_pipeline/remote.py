@@ -62,20 +62,25 @@ def sync(provider: StorageProvider, target: Any, request: SyncRequest,
     a publish does); on S3 the plan also deletes the README, which a plan never deletes while a card is staged.
     """
     provider.check_auth()
-    plan = provider.plan_sync(target, request)
-    emptied = not request.files
-    if emptied and request.merge_readme is None and request.owns(CARD_NAME) and provider.read_text(
-            target, CARD_NAME) is not None:
-        plan.deletes.append(CARD_NAME)  # S3's card goes with the tree; the Hub's is merged (merge_readme)
+    plan = plan_sync(provider, target, request)
     if before_apply is not None and not plan.noop:
         before_apply(plan)
-    if not emptied:
+    if request.files:
         return provider.apply(target, plan, request)
     if request.merge_readme is not None:  # the Hub role
         if plan.base is None:  # no repo or no commit yet: nothing was ever published there
             return SyncResult(plan, url=plan.target)
         return provider.delete_paths(target, plan.deletes, request.message, readme=request.merge_readme)
     return provider.apply(target, plan, request)
+
+
+def plan_sync(provider: StorageProvider, target: Any, request: SyncRequest) -> SyncPlan:
+    """What `sync` would change (nothing is written): the provider's plan, and for an emptied S3 tree its card."""
+    plan = provider.plan_sync(target, request)
+    if not request.files and request.merge_readme is None and request.owns(CARD_NAME) and provider.read_text(
+            target, CARD_NAME) is not None:
+        plan.deletes.append(CARD_NAME)  # S3's card goes with the tree; the Hub's is merged (merge_readme)
+    return plan
 
 
 def differences(provider: StorageProvider, target: Any, ds: DatasetConfig, paths: DatasetPaths,

@@ -167,21 +167,6 @@ def test_the_copies_wait_while_the_staged_tree_is_being_written(workspace):
     assert done[0].success and len(read_jsonl(commits)) == 1
 
 
-def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
-    workspace.land("train/a.parquet", rows=10)
-    assert materialize_all(workspace).success
-    workspace.land("train/b.parquet", rows=5, seed=1)
-    (workspace.root / "remote/s3/test-bucket/datasets/ds/data/extra.parquet").write_bytes(b"x")
-    before = {p: p.stat().st_mtime_ns for p in workspace.root.rglob("*") if p.is_file()}
-    defs = build_definitions(workspace.config(), environ={})
-    result = defs.resolve_job_def("dry_run").execute_in_process(instance=dg.DagsterInstance.ephemeral())
-    report = result.output_for_node("plan_publish")["ds"]
-    assert report["new_files"] == ["train/b.parquet"] and report["new_rows"] == 5
-    assert report["s3"]["delete"] == ["data/extra.parquet"] and report["hub"]["upload"] == []
-    after = {p: p.stat().st_mtime_ns for p in workspace.root.rglob("*") if p.is_file()}
-    assert after == before
-
-
 def test_files_copied_as_landed_pass_the_checks_and_load_from_every_copy(workspace):
     # snappy: pyarrow's default codec, as landed here; train's one 80-row row group is over row_group_rows
     workspace.dataset(copy_fitting_files=True, compression="snappy", row_group_rows=50)

@@ -47,6 +47,8 @@ class LocalHubResource(StorageResource):
         return f"local folder {self.root}"
 
     def plan_sync(self, target: HubTarget, request: SyncRequest) -> SyncPlan:
+        if not self.repo_dir(target).is_dir():  # nothing published yet: planned without making the repo's folder
+            return diff(str(self.repo_dir(target)), request, {}, None, base=None)
         # Under the lock: the recovery below drops a scratch folder it finds without a journal, which would be
         # the files of a commit another writer is putting together right now.
         with self._lock(target):

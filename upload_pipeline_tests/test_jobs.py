@@ -1,0 +1,82 @@
+"""The jobs besides the publish jobs: dry_run (the delete job has test_delete.py)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from upload_pipeline.definitions import build_definitions
+from upload_pipeline_tests.test_assets import materialize_all
+
+
+def dry_run(workspace, **config) -> dict:
+    defs = build_definitions(workspace.config(), environ={})
+    result = defs.resolve_job_def("dry_run").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config={"ops": {"plan_publish": {"config": config}}})
+    return result.output_for_node("plan_publish")
+
+
+# Hash caches are derived from the files they describe: the dry run may refresh them (README: Using it from Dagster).
+CACHES = ("staged-hashes.json", "/.hashes/", "/s3-heads/")
+
+
+def files(root) -> dict:
+    """Every file under `root` but the hash caches, with its modification time."""
+    found = {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    return {p: t for p, t in found.items() if not any(c in "/" + p for c in CACHES)}
+
+
+def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    assert materialize_all(workspace).success
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    (workspace.root / "remote/s3/test-bucket/datasets/ds/data/extra.parquet").write_bytes(b"x")
+    before = files(workspace.root)
+    report = dry_run(workspace)["ds"]
+    assert report["new_files"] == ["train/b.parquet"] and report["new_rows"] == 5
+    assert report["s3"]["delete"] == ["data/extra.parquet"] and report["hub"]["upload"] == []
+    assert files(workspace.root) == before
+
+
+def test_dry_run_before_anything_was_published_writes_nothing_either(workspace):
+    """Staged (as from the UI: landed_files, shards, dataset_card) but never copied: planning the local Hub made
+    its repo folder (a lock file)."""
+    workspace.land("train/a.parquet", rows=10)
+    workspace.stage()
+    before = files(workspace.root)
+    report = dry_run(workspace)["ds"]
+    assert sorted(report["hub"]["upload"]) == sorted(report["s3"]["upload"]) == ["README.md",
+                                                                                "data/train-00000.parquet"]
+    assert files(workspace.root) == before and not (workspace.root / "remote").exists()
+
+
+def test_dry_run_says_why_a_copy_would_publish_nothing(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    report = dry_run(workspace)["ds"]
+    assert report["new_files"] == ["train/a.parquet"]
+    assert "nothing staged, so nothing to publish" in report["hub"]["not_published"]
+    assert "nothing staged, so nothing to publish" in report["s3"]["not_published"]
+
+
+def test_dry_run_refuses_a_dataset_that_is_not_in_the_datasets_file(workspace):
+    defs = build_definitions(workspace.config(), environ={})
+    with pytest.raises(KeyError, match="no dataset named 'dss'"):
+        defs.resolve_job_def("dry_run").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), run_config={"ops": {"plan_publish": {"config": {
+                "dataset": "dss"}}}})
+
+
+def test_after_the_delete_job_emptied_the_dataset_dry_run_lists_what_the_copies_will_delete(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    defs = build_definitions(workspace.config(), environ={})
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_all(workspace, instance).success
+    assert defs.resolve_job_def("delete_from_hub").execute_in_process(instance=instance, run_config={
+        "ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "confirm": True}}}}).success
+    report = dry_run(workspace)["ds"]
+    assert report["s3"]["delete"] == ["data/train-00000.parquet", "README.md"]
+    result = materialize_all(workspace, instance)
+    assert result.success
+    s3 = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "s3_copy"]
+    assert s3[0].materialization.metadata["delete_count"].value == len(report["s3"]["delete"])
+    assert not list((workspace.root / "remote/s3/test-bucket/datasets/ds").rglob("*.*"))
