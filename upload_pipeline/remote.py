@@ -9,6 +9,7 @@ from upload_pipeline import card
 from upload_pipeline.archive import ARCHIVE_DIR
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.providers.base import StorageProvider, SyncPlan, SyncRequest, SyncResult
+from upload_pipeline.providers.hf_pr import Publication
 from upload_pipeline.staging import CARD_NAME
 from upload_pipeline.steps import EMPTIED, DatasetPaths, owned_paths, staged_files
 
@@ -114,4 +115,11 @@ def differences(provider: StorageProvider, target: Any, ds: DatasetConfig, paths
         elif staged_card is None and remote_card and card.generated_metadata(remote_card, ds.config_name) != (
                 None, None):
             problems.append(f"{CARD_NAME}: still has this config, of which nothing is staged")
+    # Under create_pr a publish ends in a pull request left open: the head differs until someone merges it.
+    pending = getattr(provider, "pending_pull_request", None)  # only providers with pull requests have it
+    if problems and role == "hub" and target.create_pr and CARD_NAME in staged and pending is not None:
+        message = Publication(ds.name, ds.config_name).prefix
+        url = pending(target, sync_request(ds, paths, role, message))
+        if url:
+            problems = [f"{p} (pending in pull request {url}, not merged yet)" for p in problems]
     return problems

@@ -9,6 +9,7 @@ from upload_pipeline.assets.automation import DOWNSTREAM
 from upload_pipeline.assets.metadata import paths_md
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.providers.base import StorageResource
+from upload_pipeline.providers.hf_pr import Publication
 
 MATCH_CHECK = "remote_matches_staged"
 _ROLES = {
@@ -34,7 +35,7 @@ def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
               automation_condition=DOWNSTREAM, metadata={"target": dg.MetadataValue.json(target.model_dump())})
     def copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         provider: StorageResource = getattr(context.resources, role)
-        message = f"Publish {ds.name} ({ds.config_name}) from Dagster run {context.run.run_id[:8]}"
+        message = Publication(ds.name, ds.config_name).message(context.run.run_id)
         run_id, pending = context.run.run_id, paths.file("audit-pending")
         # The tree is read at the plan and again by the upload (and a 412's re-plan): no writer in between.
         with steps.staging_lock(paths, shared=True):

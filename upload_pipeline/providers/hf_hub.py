@@ -6,6 +6,7 @@ the new shards, the deletions and the merged card, pinned to the parent commit t
 another writer committed in between (412), the remote card is read again, merged again and the commit retried.
 A publish with more operations than one commit should carry goes through a pull request instead — its commits
 land on `refs/pr/N`, and `main` changes once, when the PR is merged — so readers never see a mixed state.
+Under `create_pr` the PR is left open for review, and a publish keeps one open PR per config (see hf_pr).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr
 
 from upload_pipeline.config import HubTarget
+from upload_pipeline.providers import hf_pr
 from upload_pipeline.providers.base import (
     MissingCredentials,
     ProviderError,
@@ -101,6 +103,8 @@ class HfHubResource(StorageResource):
             self.ensure_repo(target)
             plan = self.plan_sync(target, request)  # a new repo already has a first commit to pin to
         refused = None  # the plan of the last commit answered with a 412
+        ours = hf_pr.Publication.of(request.message) if target.create_pr else None
+        prs = self._our_prs(target, ours) if ours is not None and not plan.noop else []
         for _ in range(self.commit_attempts):
             if plan.noop:
                 if refused is not None and self._ours_at_head(target, request.message):
@@ -108,15 +112,44 @@ class HfHubResource(StorageResource):
                     return SyncResult(refused, url=self.repo_url(target), commit_id=plan.base,
                                       bytes_sent=refused.upload_bytes, metadata={"commits": 1, "answer_lost": True})
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
+            if prs and self._holds(target, prs[0], plan, request, ours.config):
+                self._supersede(target, prs, prs[0].num)  # older ones a crash or an earlier version left open
+                held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
+                return SyncResult(held, url=self.repo_url(target), commit_id=prs[0].oid,
+                                  metadata={"pull_request": prs[0].url})
             try:
-                return self._commit(target, plan, request.message)
+                result = self._commit(target, plan, request.message)
             except Exception as exc:
                 if status_of(exc) != PARENT_MOVED:
                     raise
                 refused = plan
+            else:
+                if prs:
+                    self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
+                return result
             plan = self.plan_sync(target, request)  # someone committed meanwhile: re-read, re-merge
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412 on {self.commit_attempts} "
                             "attempts); publish again when it is done")
+
+    def pending_pull_request(self, target: HubTarget, request: SyncRequest) -> str | None:
+        """The URL of our open pull request that holds what publishing `request` would commit, if any."""
+        ours = hf_pr.Publication.of(request.message)
+        plan = self.plan_sync(target, request)
+        prs = self._our_prs(target, ours) if ours is not None and not plan.noop else []
+        return prs[0].url if prs and self._holds(target, prs[0], plan, request, ours.config) else None
+
+    def _our_prs(self, target: HubTarget, ours: hf_pr.Publication) -> list[hf_pr.OpenPr]:
+        return self._call(f"list pull requests of {target.repo_id}", lambda: hf_pr.open_prs(
+            self.api(), target.repo_id, lambda title: title.startswith(ours.prefix)))
+
+    def _holds(self, target: HubTarget, pr: hf_pr.OpenPr, plan: SyncPlan, request: SyncRequest, config: str) -> bool:
+        card = self.read_text(target, CARD_NAME, revision=pr.oid)
+        staged_card = (request.root / CARD_NAME).read_text(encoding="utf-8")
+        return hf_pr.holds(self._tree(target, pr.oid, request.root, request.files), card, plan, staged_card, config)
+
+    def _supersede(self, target: HubTarget, prs: list[hf_pr.OpenPr], newest: int) -> None:
+        self._call(f"close pull requests of {target.repo_id} superseded by #{newest}",
+                   lambda: hf_pr.supersede(self.api(), target.repo_id, prs, newest))
 
     def _ours_at_head(self, target: HubTarget, message: str) -> bool:
         """Whether the last commit of the target's branch is ours: its title is this publish's message (which
@@ -231,22 +264,17 @@ class HfHubResource(StorageResource):
         return SyncResult(plan, url=self.repo_url(target), commit_id=commit_id, commit_url=url,
                           bytes_sent=plan.upload_bytes, metadata=meta)
 
-
     def _open_pr(self, target: HubTarget, message: str) -> Any:
         """This publish's pull request, if an earlier attempt opened it (open or draft, titled with the publish's
         message, which names the Dagster run), as the CommitInfo its commit would have answered; else None."""
         from huggingface_hub import CommitInfo
 
         api = self.api()
-        found = next((d for d in api.get_repo_discussions(target.repo_id, repo_type=REPO_TYPE,
-                                                          discussion_type="pull_request")
-                      if d.title == message and d.status in ("open", "draft")), None)
+        found = next(iter(hf_pr.open_prs(api, target.repo_id, lambda title: title == message)), None)
         if found is None:
             return None
-        refs = api.list_repo_refs(target.repo_id, repo_type=REPO_TYPE, include_pull_requests=True)
-        oid = next(ref.target_commit for ref in refs.pull_requests or [] if ref.ref == found.git_reference)
-        return CommitInfo(commit_url=f"{self.repo_url(target)}/commit/{oid}", commit_message=message,
-                          commit_description="", oid=oid, pr_url=found.url, _endpoint=api.endpoint)
+        return CommitInfo(commit_url=f"{self.repo_url(target)}/commit/{found.oid}", commit_message=message,
+                          commit_description="", oid=found.oid, pr_url=found.url, _endpoint=api.endpoint)
 
     def _merge(self, target: HubTarget, num: int) -> None:
         """Merge PR `num`; one already merged (a retry whose first attempt's answer was lost) is done."""

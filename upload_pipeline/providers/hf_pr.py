@@ -1,0 +1,84 @@
+"""The pull requests a `hub.create_pr` dataset leaves open for review: at most one of ours per dataset config.
+
+A publish plans against the revision's head, which has none of an unmerged pull request's changes. Opened
+blindly, every publish (one per landed batch, one per nightly reconcile) would add one more open PR holding the
+same shards again, and merging an older one after a newer one would put back a stale card. So a publish first
+looks at the open PRs of its config, found by their title (`Publication.prefix`): one that already holds what the
+publish would commit is the answer, and nothing is opened; otherwise the new PR closes them as superseded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from upload_pipeline.card import generated_metadata
+from upload_pipeline.providers.base import SyncPlan
+from upload_pipeline.staging import CARD_NAME
+
+REPO_TYPE = "dataset"
+# Dataset names are `\w+` and config names `[\w.-]+` (config.py): a title names them unambiguously.
+_TITLE = re.compile(r"Publish (?P<dataset>\w+) \((?P<config>[\w.-]+)\) from Dagster run ")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A dataset config's publishes, as their commit and pull request titles name them."""
+
+    dataset: str
+    config: str
+
+    @property
+    def prefix(self) -> str:
+        """The title of every publish of this config, but for its run."""
+        return f"Publish {self.dataset} ({self.config}) from Dagster run "
+
+    def message(self, run_id: str) -> str:
+        return self.prefix + run_id[:8]
+
+    @classmethod
+    def of(cls, message: str) -> Publication | None:
+        """The publication a message names; None for other messages (a delete's, a test's)."""
+        found = _TITLE.match(message)
+        return cls(found["dataset"], found["config"]) if found else None
+
+
+@dataclass(frozen=True)
+class OpenPr:
+    num: int
+    url: str
+    oid: str  # the head commit of its refs/pr/N
+
+
+def open_prs(api: Any, repo_id: str, title_matches: Callable[[str], bool]) -> list[OpenPr]:
+    """The open (or draft) pull requests whose title `title_matches`, newest first."""
+    found = [d for d in api.get_repo_discussions(repo_id, repo_type=REPO_TYPE, discussion_type="pull_request")
+             if d.status in ("open", "draft") and title_matches(d.title)]
+    if not found:
+        return []
+    refs = api.list_repo_refs(repo_id, repo_type=REPO_TYPE, include_pull_requests=True).pull_requests or []
+    heads = {ref.ref: ref.target_commit for ref in refs}
+    return sorted((OpenPr(d.num, d.url, heads[d.git_reference]) for d in found), key=lambda pr: -pr.num)
+
+
+def holds(tree: dict[str, str], card: str | None, plan: SyncPlan, staged_card: str, config: str) -> bool:
+    """Whether a pull request head (`tree`: path → sha256, and its card) has what `plan` would commit. The plan's
+    card is the staged one merged into the revision's, so only this config's generated metadata is compared."""
+    return (all(tree.get(u.path) == u.sha256 for u in plan.uploads if u.path != CARD_NAME)
+            and not any(path in tree for path in plan.deletes)
+            and card is not None and generated_metadata(card, config) == generated_metadata(staged_card, config))
+
+
+def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int) -> None:
+    """Close `prs` but `newest`, which holds everything they proposed and more: only it is left to merge."""
+    for pr in prs:
+        if pr.num != newest:
+            api.change_discussion_status(repo_id, pr.num, new_status="closed", comment=f"Superseded by #{newest}",
+                                         repo_type=REPO_TYPE)
+
+
+def pr_num(url: str) -> int:
+    """The number of the pull request at `url` (…/discussions/N), as huggingface_hub's CommitInfo reads it."""
+    return int(url.rstrip("/").rsplit("/", 1)[1])

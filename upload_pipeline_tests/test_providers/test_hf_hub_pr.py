@@ -1,0 +1,108 @@
+"""`hub.create_pr` against the local Hub server: at most one open pull request of ours per dataset config."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi
+
+from upload_pipeline import remote
+from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline_tests.conftest import WRITE_TOKEN
+
+REPO = "tests/ds"
+
+
+def message(run: str) -> str:
+    # Spelled out rather than built: it is the title the Dagster asset gives a publish of dataset ds, config default.
+    return f"Publish ds (default) from Dagster run {run}"
+
+
+@pytest.fixture
+def hub(workspace, hub_server) -> HfHubResource:
+    workspace.dataset(hub={"repo_id": REPO, "create_pr": True})
+    return HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+
+
+@pytest.fixture
+def api(hub_server) -> HfApi:
+    return HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+
+
+def publish(workspace, hub, run):
+    ds, paths = workspace.stage()
+    return remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", message(run)))
+
+
+def prs(api, status="open"):
+    """(num, title) of the repo's pull requests with `status`, oldest first."""
+    return sorted((pr.num, pr.title) for pr in api.get_repo_discussions(
+        REPO, repo_type="dataset", discussion_type="pull_request") if pr.status == status)
+
+
+def open_foreign_pr(api, title: str, path: str) -> None:
+    api.create_commit(REPO, [CommitOperationAdd(path, title.encode())], commit_message=title, repo_type="dataset",
+                      create_pr=True)
+
+
+def test_a_publish_with_nothing_new_opens_no_second_pull_request(workspace, hub, api, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    first = publish(workspace, hub, "aaaaaaaa")
+    assert first.metadata["pull_request"].endswith("/discussions/1")
+
+    hub_server.counters.reset()
+    again = publish(workspace, hub, "bbbbbbbb")
+    assert again.plan.noop and again.metadata["pull_request"] == first.metadata["pull_request"]
+    assert again.commit_id == first.commit_id and again.bytes_sent == 0
+    assert hub_server.counters.commits == 0 and hub_server.counters.lfs_bytes == 0
+    assert prs(api) == [(1, message("aaaaaaaa"))]
+
+
+def test_a_change_opens_a_new_pull_request_and_closes_the_one_it_supersedes(workspace, hub, api):
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")
+    workspace.land("train/b.parquet", rows=20, seed=2, start_id=50)
+    result = publish(workspace, hub, "bbbbbbbb")
+    assert result.metadata["pull_request"].endswith("/discussions/2")
+    assert prs(api) == [(2, message("bbbbbbbb"))] and prs(api, "closed") == [(1, message("aaaaaaaa"))]
+    closing = [e.content for e in api.get_discussion_details(REPO, 1, repo_type="dataset").events
+               if e.type == "comment"]
+    assert closing[-1] == "Superseded by #2"
+    assert datasets.load_dataset(REPO, revision="refs/pr/2")["train"].num_rows == 70  # the newest holds it all
+
+
+def test_pull_requests_of_others_and_of_other_configs_are_left_open(workspace, hub, api):
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")
+    open_foreign_pr(api, "Fix a typo in the card", "notes.md")
+    open_foreign_pr(api, "Publish ds (legacy) from Dagster run cccccccc", "legacy/x.txt")
+    # Theirs are newer than ours, and hold nothing of this config: ours is still the one that holds it.
+    again = publish(workspace, hub, "bbbbbbbb")
+    assert again.plan.noop and again.metadata["pull_request"].endswith("/discussions/1")
+
+    workspace.land("train/b.parquet", rows=20, seed=2, start_id=50)
+    result = publish(workspace, hub, "dddddddd")
+    assert result.metadata["pull_request"].endswith("/discussions/4")
+    assert prs(api) == [(2, "Fix a typo in the card"), (3, "Publish ds (legacy) from Dagster run cccccccc"),
+                        (4, message("dddddddd"))]
+    assert prs(api, "closed") == [(1, message("aaaaaaaa"))]
+
+
+def test_the_check_names_the_open_pull_request_and_after_its_merge_nothing_is_left_to_publish(
+        workspace, hub, api, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")
+    publish(workspace, hub, "bbbbbbbb")
+    assert [num for num, _ in prs(api)] == [1]
+    ds, paths = workspace.stage()
+    problems = remote.differences(hub, ds.hub, ds, paths, "hub")
+    pending = f"(pending in pull request {hub.repo_url(ds.hub)}/discussions/1, not merged yet)"
+    assert problems and all(p.endswith(pending) for p in problems)
+
+    api.merge_pull_request(REPO, 1, repo_type="dataset")
+    hub_server.counters.reset()
+    result = publish(workspace, hub, "cccccccc")
+    assert result.plan.noop and "pull_request" not in result.metadata
+    assert hub_server.counters.commits == 0 and prs(api) == []
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
+    assert datasets.load_dataset(REPO)["train"].num_rows == 50
