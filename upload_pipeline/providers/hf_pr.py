@@ -74,7 +74,9 @@ def holds(tree: dict[str, str], card: str | None, plan: SyncPlan, staged_card: s
 def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int) -> None:
     """Close `prs` but `newest`, which holds everything they proposed and more: only it is left to merge."""
     for pr in prs:
-        if pr.num != newest:
+        # Looked at again first: a retry whose first attempt's answer was lost would close a closed PR.
+        if pr.num != newest and api.get_discussion_details(repo_id, pr.num, repo_type=REPO_TYPE).status in (
+                "open", "draft"):
             api.change_discussion_status(repo_id, pr.num, new_status="closed", comment=f"Superseded by #{newest}",
                                          repo_type=REPO_TYPE)
 
