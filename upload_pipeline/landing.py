@@ -72,11 +72,27 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
     root = folder.resolve()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            # Not walked into (os.walk does not follow links), so said: one pointing outside is refused like a
+            # file's, one pointing inside is ignored (its files are found where they are).
+            dirnames.remove(name)
+            link = Path(dirpath) / name
+            relpath, target = link.relative_to(folder).as_posix() + "/", link.resolve()
+            if target.is_relative_to(root):
+                found.ignored.append(relpath)
+            else:
+                found.rejected.append(Rejection(relpath, f"symlinked folder points outside the landing folder "
+                                                         f"({target}); move or copy its files in"))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             relpath = path.relative_to(folder).as_posix()
             if is_system_file(name):
                 found.ignored.append(relpath)
+                continue
+            if not _is_utf8(relpath):
+                # Parquet readers, the Hub and S3 keys all need UTF-8: refused here, named the only way it prints.
+                shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                found.rejected.append(Rejection(shown, "the file name is not valid UTF-8; rename the file"))
                 continue
             if not glob.globmatch(relpath, ds.include, flags=_GLOB_FLAGS) or glob.globmatch(
                     relpath, ds.exclude, flags=_GLOB_FLAGS):
@@ -85,6 +101,14 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
             _classify(ds, root, path, relpath, now, found)
     found.files.sort(key=lambda f: f.relpath)
     return found
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.walk gives undecodable bytes as lone surrogates
+        return False
+    return True
 
 
 def _classify(ds: DatasetConfig, root: Path, path: Path, relpath: str, now: float, found: Discovery) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import time
 
+from upload_pipeline import steps
 from upload_pipeline.landing import discover, split_for
+from upload_pipeline_tests import datagen
 from upload_pipeline_tests.conftest import settle
 
 
@@ -81,3 +83,30 @@ def test_missing_landing_folder_is_empty(workspace):
 
 def test_split_globs_cross_folders():
     assert split_for("train/2026/01/a.parquet", {"train": ["train/**"]}) == ("train", None)
+
+
+def test_symlinked_folders_are_reported_not_passed_over_in_silence(workspace, tmp_path):
+    outside = tmp_path / "bigdisk" / "train"
+    settle(datagen.write(outside / "a.parquet", 10, seed=0))
+    inside = workspace.land("test/a.parquet")
+    os.symlink(outside, workspace.landing / "train")
+    os.symlink(inside.parent, workspace.landing / "test-alias")
+    found = discover(workspace.config().datasets[0], workspace.landing, time.time())
+    assert names(found.files) == ["test/a.parquet"] and "test-alias/" in found.ignored
+    [rejected] = found.rejected
+    assert rejected.relpath == "train/" and "symlinked folder points outside the landing folder" in rejected.reason
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_naming_it_and_the_others_go_on(workspace):
+    good = workspace.land("train/good.parquet")
+    latin1 = os.fsencode(workspace.landing / "train") + b"/caf\xe9.parquet"  # e.g. copied from an SMB share
+    with open(latin1, "wb") as f:
+        f.write(good.read_bytes())
+    settle(os.fsdecode(latin1))
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    found = discover(ds, workspace.landing, time.time())
+    assert names(found.files) == ["train/good.parquet"]
+    assert [(r.relpath, r.reason) for r in found.rejected] == [
+        ("train/caf\\xe9.parquet", "the file name is not valid UTF-8; rename the file")]
+    landing = steps.land(ds, paths)  # validation, and its log lines, get only printable names
+    assert [f.relpath for f in landing.validation.files] == ["train/good.parquet"]
