@@ -45,6 +45,8 @@ def misfit(path: Path, ds: DatasetConfig, schema: pa.Schema) -> str | None:
     codecs = _CODECS.get(ds.compression, {ds.compression.upper()})
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
+        if group.num_rows == 0:  # `datasets` sizes its reads by the first row group: an empty one fails a load
+            return f"row group {i} has no rows"
         if group.num_rows > ds.row_group_rows:
             return f"row group {i} has {group.num_rows} rows, over row_group_rows ({ds.row_group_rows})"
         if group.total_byte_size > ds.row_group_bytes:

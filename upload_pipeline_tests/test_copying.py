@@ -215,3 +215,22 @@ def test_a_copy_with_our_footer_counts_as_its_own_bytes(copying_workspace):
     assert [s.sources for s in read_shards(ds, ws.staged)] == [(sha(landed),)]
     assert [f.status for f in steps.land(ds, paths).validation.files] == ["published"]
     assert steps.shard(ds, paths).written == []
+
+
+def test_a_file_with_an_empty_row_group_is_rewritten_and_the_staged_tree_loads(copying_workspace):
+    """`datasets` sizes its reads by the first row group: copied as it is, such a file made the dataset fail to
+    load ("BatchSize must be greater than 0")."""
+    ds, paths = copying_workspace.config().datasets[0], copying_workspace.paths()
+    path = copying_workspace.landing / "train/a.parquet"
+    path.parent.mkdir(parents=True)
+    table = datagen.table(30, 0)
+    with pq.ParquetWriter(path, table.schema) as writer:  # a job whose first chunk had no rows
+        writer.write_table(table.slice(0, 0))
+        writer.write_table(table)
+    settle(path)
+    assert copying.misfit(path, ds, dataset_schema(pq.read_schema(path))) == "row group 0 has no rows"
+    steps.land(ds, paths)
+    assert steps.shard(ds, paths).copied == []
+    steps.write_card(ds, paths)
+    loaded = datasets.load_dataset(str(copying_workspace.staged), cache_dir=str(copying_workspace.root / "cache"))
+    assert loaded["train"]["id"] == list(range(30))
