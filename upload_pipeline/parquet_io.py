@@ -22,12 +22,14 @@ class SchemaMismatch(ValueError):
 
 
 def dataset_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema shards are written with: no writer metadata (pandas', Spark's), every field nullable, and a
-    list's values named `element`.
+    """The schema shards are written with: no writer metadata (pandas', Spark's), every field nullable, a list's
+    values named `element`, and a dictionary (a pandas categorical) as its plain values.
 
     At every nesting level, not only the top one: a writer's NOT NULL inside a struct or list says nothing about
     the values, and keeping it would set files with the same data apart. So would the name of a list's values:
-    parquet's standard layout (pyarrow ≥ 13, Spark) reads back as `element`, older pyarrow's as `item`.
+    parquet's standard layout (pyarrow ≥ 13, Spark) reads back as `element`, older pyarrow's as `item`. And so
+    would a dictionary's index width: pandas picks int8 or int16 by the number of categories in each file, while
+    the parquet bytes are the same strings (which the shard writer dictionary-encodes again where values repeat).
     """
     return pa.schema([_loose(f) for f in schema])
 
@@ -37,6 +39,8 @@ def _loose(field: pa.Field) -> pa.Field:
 
 
 def _loose_type(typ: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(typ):
+        return _loose_type(typ.value_type)
     if pa.types.is_struct(typ):
         return pa.struct([_loose(f) for f in typ.fields])
     if pa.types.is_map(typ):
@@ -179,8 +183,8 @@ def conform(batch: pa.RecordBatch, reference: pa.Schema, policy: str) -> pa.Reco
         if reason:
             raise SchemaMismatch(reason)
         if not batch.schema.equals(reference, check_metadata=False):
-            # The same data under other nested nullability or list value names: the arrays take the reference's
-            # types too, so every batch a shard writer gets has exactly its schema.
+            # The same data under other nested nullability, list value names or as a dictionary: the arrays take
+            # the reference's types too, so every batch a shard writer gets has exactly its schema.
             batch = batch.cast(reference)
         return pa.RecordBatch.from_arrays(batch.columns, schema=reference)
     columns = []

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datasets
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 from upload_pipeline import card, steps
+from upload_pipeline.copying import FOOTER_KEY
 from upload_pipeline.staging import read_shards, shards_schema
+from upload_pipeline_tests.conftest import settle
 
 
 def staged_card(workspace) -> str:
@@ -137,3 +142,32 @@ def test_an_orphaned_begin_marker_loses_no_prose_over_two_merges(workspace):
     assert second == first
     without = card.remove_from_card(theirs, "default")
     assert card.begin_marker("default") not in without and "Please cite us" in without
+
+
+def land_categorical(workspace, relpath: str, values: list[str]) -> None:
+    """A pandas job's categorical column: int8 codes up to 127 categories, int16 above."""
+    path = workspace.landing / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"c": pd.Categorical(values)}).to_parquet(path, index=False)
+    settle(path)
+
+
+def test_shards_staged_with_a_dictionary_type_still_take_new_files_and_get_their_card(workspace):
+    land_categorical(workspace, "train/a.parquet", ["x", "y"])
+    staged_card(workspace)
+    # The shard as versions that staged a dictionary as it came wrote it: its Arrow type in the footer, which
+    # the rows of the next file (300 categories, int16 codes) did not match.
+    shard = workspace.staged / "data/train-00000.parquet"
+    old = pa.schema([("c", pa.dictionary(pa.int8(), pa.string()))],
+                    metadata={FOOTER_KEY: pq.read_metadata(shard).metadata[FOOTER_KEY]})
+    pq.write_table(pq.read_table(shard).cast(old), shard)
+    land_categorical(workspace, "train/b.parquet", [f"v{i}" for i in range(300)])
+
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    assert steps.land(ds, paths).rejected == []
+    assert pq.read_schema(workspace.staged / steps.shard(ds, paths).written[0].path).field("c").type == pa.string()
+    text = steps.write_card(ds, paths)
+
+    assert DatasetCard(text).data["dataset_info"]["features"] == [{"name": "c", "dtype": "string"}]
+    loaded = datasets.load_dataset(str(workspace.staged), cache_dir=str(workspace.root / "hf-cache"))
+    assert loaded["train"]["c"] == ["x", "y"] + [f"v{i}" for i in range(300)]

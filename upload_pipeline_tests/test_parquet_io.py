@@ -155,3 +155,24 @@ def test_strict_takes_lists_whose_values_are_named_item_or_element_as_the_same(t
     assert strict_difference(pq.read_schema(old), reference) is None
     assert pa.Table.from_batches(list(iter_conformed(old, reference, "strict"))).equals(
         pa.Table.from_batches(list(iter_conformed(new, reference, "strict"))))
+
+
+def categories(n: int, nested: bool = False) -> pa.RecordBatch:
+    """A pandas categorical as pyarrow reads it back: int8 indices up to 127 categories, int16 above."""
+    index = pa.int8() if n <= 127 else pa.int16()
+    values = pa.DictionaryArray.from_arrays(pa.array(range(n), index), pa.array([f"v{i}" for i in range(n)]))
+    if nested:
+        values = pa.ListArray.from_arrays(pa.array(range(n + 1), pa.int32()), values)
+    return pa.record_batch({"c": values})
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_dictionary_column_is_compared_and_staged_as_its_values_whatever_its_index_width(nested):
+    reference = dataset_schema(categories(2, nested).schema)
+    assert reference == pa.schema([("c", pa.list_(pa.field("element", pa.string())) if nested else pa.string())])
+    wide = categories(300, nested)
+    assert strict_difference(wide.schema, reference) is None
+    for policy in ("strict", "promote"):
+        got = conform(wide, reference, policy)
+        assert got.schema == reference
+        assert got.to_pylist() == wide.to_pylist()
