@@ -212,7 +212,9 @@ def iter_batches(path: Path) -> Iterator[pa.RecordBatch]:
     """Yield the file's rows in order, a bounded batch at a time, as the file has them."""
     # pre_buffer=False: pyarrow's default coalesces the reads of every row group of the file up front, so memory
     # grew with the file size (the whole compressed file was held); without it one column chunk is read at a time.
-    with pq.ParquetFile(path, pre_buffer=False) as pf:
+    # Page checksums are verified where the writer wrote them (Spark does by default): otherwise a flipped bit in a
+    # plain page decodes fine and is published as another value.
+    with pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True) as pf:
         yield from pf.iter_batches(batch_size=batch_rows(pf), use_threads=False)
 
 

@@ -9,13 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from upload_pipeline import steps
 from upload_pipeline.parquet_io import (
     SchemaMismatch,
     conform,
     dataset_schema,
+    iter_batches,
     iter_conformed,
     strict_difference,
 )
+from upload_pipeline_tests.conftest import settle
 
 
 def promoted(values: pa.Array, typ: pa.DataType) -> pa.Array:
@@ -176,3 +179,20 @@ def test_a_dictionary_column_is_compared_and_staged_as_its_values_whatever_its_i
         got = conform(wide, reference, policy)
         assert got.schema == reference
         assert got.to_pylist() == wide.to_pylist()
+
+
+def test_a_page_failing_its_crc_is_refused_not_read_as_other_values(workspace):
+    path = workspace.landing / "train/a.parquet"
+    path.parent.mkdir(parents=True)
+    # Page CRCs, as Spark writes by default; plain and uncompressed, so one flipped bit is one other value.
+    pq.write_table(pa.table({"id": pa.array(range(1000), pa.int64())}), path, compression="none",
+                   use_dictionary=False, write_page_checksum=True)
+    raw = bytearray(path.read_bytes())
+    raw[4 + 100] ^= 0x01  # a bit of the first data page (a disk or transfer error)
+    path.write_bytes(bytes(raw))
+    settle(path)
+    with pytest.raises(OSError, match="CRC checksum verification failed"):
+        list(iter_batches(path))
+    rejected = steps.land(workspace.config().datasets[0], workspace.paths()).rejected
+    assert [r.relpath for r in rejected] == ["train/a.parquet"]
+    assert "corrupt parquet data" in rejected[0].reason and "CRC checksum verification failed" in rejected[0].reason
