@@ -56,6 +56,31 @@ def info_entry(ds: DatasetConfig, shards: list[Shard], schema: pa.Schema) -> dic
     return {"config_name": ds.config_name, **info._to_yaml_dict()}
 
 
+def features_problem(schema: pa.Schema) -> str | None:
+    """Why the card's `features` cannot describe `schema` (a type `datasets` has no feature for, such as a map),
+    naming the innermost such column, or None. Asked of a landed file before anything is staged: once its rows
+    are in append-only shards, every card step would fail and the dataset could never be published again."""
+    # Imported here, as in `info_entry`: only a schema not seen before in this run needs it.
+    from datasets import Features
+
+    def problem(typ: pa.DataType, path: str) -> str | None:
+        try:
+            Features.from_arrow_schema(pa.schema([("c", typ)]))
+            return None
+        except Exception:  # noqa: BLE001 - whatever `datasets` raises here, the card step would raise too
+            pass
+        if pa.types.is_struct(typ):
+            children = [(f.type, f"{path}.{f.name}") for f in typ.fields]
+        elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+            children = [(typ.value_type, f"{path}[]")]
+        else:
+            children = []
+        inner = next(filter(None, (problem(t, p) for t, p in children)), None)
+        return inner or f"column {path!r} is {typ}, which a dataset card's features (datasets) cannot describe"
+
+    return next(filter(None, (problem(f.type, f.name) for f in schema)), None)
+
+
 def body_section(ds: DatasetConfig, shards: list[Shard], schema: pa.Schema) -> str:
     rows = ["| column | type |", "|---|---|"] + [f"| `{f.name}` | `{f.type}` |" for f in schema]
     counts = ["| split | rows | shards | parquet bytes |", "|---|---:|---:|---:|"]

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from upload_pipeline.card import features_problem
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.hashing import sha256_file
 from upload_pipeline.landing import Discovery, LandedFile, Rejection
@@ -23,6 +26,7 @@ from upload_pipeline.parquet_io import SchemaMismatch, dataset_schema, describe,
 
 _MAGIC = b"PAR1"
 _WORKERS = 2  # the machines this runs on have 2 cores; more would only add memory
+_T = TypeVar("_T")
 
 
 class BadFile(Exception):
@@ -78,27 +82,31 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
         withdrawn: content hashes whose rows were deleted from the repo on purpose (the delete job).
     """
     result = Validation(rejected=list(found.rejected))
-    readable: list[tuple[LandedFile, pa.Schema]] = []
+    readable: list[tuple[LandedFile, pa.Schema, int]] = []
+    # Why `datasets` cannot describe a schema, by `describe`, so each is asked once. The staged shards' schema has
+    # its card already: a run whose files all have it does not even import `datasets`.
+    unfit: dict[str, str | None] = {} if reference is None else {repr(describe(reference)): None}
     for landed in found.files:
-        try:
-            readable.append((landed, _footer_schema(landed.path, ds)))
-        except (BadFile, OSError) as exc:
-            result.rejected.append(Rejection(landed.relpath, str(_bad(exc))))
-    result.schema = reference if reference is not None else _majority_schema([s for _, s in readable])
+        footer = _per_file(_footer, landed.path, ds, unfit)
+        if isinstance(footer, BadFile):
+            result.rejected.append(Rejection(landed.relpath, str(footer)))
+        else:
+            readable.append((landed, *footer))
+    # A file with no rows has no say: an empty pandas partition's object columns are typed null, and would
+    # otherwise outvote the files that hold the rows.
+    voters = [s for _, s, rows in readable if rows] or [s for _, s, _ in readable]
+    result.schema = reference if reference is not None else _majority_schema(voters)
     fingerprint = schema_fingerprint(result.schema)
     first_by_hash: dict[str, str] = {}
 
-    def check(item: tuple[LandedFile, pa.Schema]) -> tuple[str, int, int] | BadFile:
-        try:
-            return _checked(item[0], item[1], result.schema, ds.schema_policy, fingerprint, cache)
-        except (BadFile, OSError) as exc:
-            return _bad(exc)
+    def check(item: tuple[LandedFile, pa.Schema, int]) -> tuple[str, int, int] | BadFile:
+        return _per_file(_checked, *item, result.schema, ds.schema_policy, fingerprint, cache)
 
     # Two files at a time: decoding and hashing release the GIL, so both cores work (each file's result is
     # the same either way, and they are used below in path order).
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         outcomes = list(pool.map(check, readable))
-    for (landed, _), outcome in zip(readable, outcomes, strict=True):
+    for (landed, _, _), outcome in zip(readable, outcomes, strict=True):
         if isinstance(outcome, BadFile):
             result.rejected.append(Rejection(landed.relpath, str(outcome)))
             continue
@@ -126,14 +134,31 @@ def validate(ds: DatasetConfig, found: Discovery, *, reference: pa.Schema | None
     return result
 
 
-def _bad(exc: BadFile | OSError) -> BadFile:
-    """The file's own problem, whatever it is: one that vanished or became unreadable since it was discovered
-    (an OSError) is rejected like any other bad file, and the others are still validated."""
-    return exc if isinstance(exc, BadFile) else BadFile(f"cannot read: {exc.strerror or exc}")
+def _per_file(check: Callable[..., _T], *args) -> _T | BadFile:
+    """`check(*args)`, or why the file it reads is bad: whatever reading one file raises is that file's problem
+    (a name pyarrow cannot encode, a footer pyarrow chokes on), so it is rejected and the others still validated.
+    Running out of memory is the machine's, and stops the step."""
+    try:
+        return check(*args)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        return _bad(exc)
 
 
-def _footer_schema(path: Path, ds: DatasetConfig) -> pa.Schema:
-    """Structural checks that need only the first and last bytes and the footer."""
+def _bad(exc: Exception) -> BadFile:
+    """The reason for a file's rejection: one that vanished or became unreadable since it was discovered (an
+    OSError) says so, anything else unforeseen is named by its type (its message alone may be a bare key)."""
+    if isinstance(exc, BadFile):
+        return exc
+    if isinstance(exc, OSError):
+        return BadFile(f"cannot read: {exc.strerror or exc}")
+    return BadFile(f"cannot read: {type(exc).__name__}: {exc}")
+
+
+def _footer(path: Path, ds: DatasetConfig, unfit: dict[str, str | None]) -> tuple[pa.Schema, int]:
+    """The file's schema and row count, after the structural checks that need only the first and last bytes and
+    the footer."""
     size = path.stat().st_size
     if size == 0:
         raise BadFile("empty file (0 bytes)")
@@ -156,7 +181,16 @@ def _footer_schema(path: Path, ds: DatasetConfig) -> pa.Schema:
         if size_i > ds.max_input_row_group_bytes:
             raise BadFile(f"row group {i} holds {size_i} bytes uncompressed, over max_input_row_group_bytes="
                           f"{ds.max_input_row_group_bytes}; rewrite it with smaller row groups")
-    return schema
+    # pandas writes such files; a column is looked up by name, so which of them is meant cannot be told.
+    twice = [name for name, n in Counter(schema.names).items() if n > 1]
+    if twice:
+        raise BadFile(f"column name(s) {', '.join(twice)} appear more than once")
+    key = repr(describe(schema))
+    if key not in unfit:
+        unfit[key] = features_problem(dataset_schema(schema))
+    if unfit[key]:
+        raise BadFile(unfit[key])
+    return schema, meta.num_rows
 
 
 def _majority_schema(schemas: list[pa.Schema]) -> pa.Schema | None:
@@ -168,8 +202,8 @@ def _majority_schema(schemas: list[pa.Schema]) -> pa.Schema | None:
     return next(s for s in normalised if counts[repr(describe(s))] == best)
 
 
-def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy: str, fingerprint: str,
-             cache: dict[str, dict]) -> tuple[str, int, int]:
+def _checked(landed: LandedFile, schema: pa.Schema, footer_rows: int, reference: pa.Schema, policy: str,
+             fingerprint: str, cache: dict[str, dict]) -> tuple[str, int, int]:
     """Decode every row once (corrupt pages show here, not halfway through a shard) and hash the bytes."""
     hit = cache.get(landed.relpath)
     # The verdict depends on the file, the dataset's schema and the policy: a file `promote` accepted may not pass
@@ -177,8 +211,10 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
     key = (landed.size, landed.mtime_ns, fingerprint, policy)
     if hit and (hit["size"], hit["mtime_ns"], hit["schema"], hit.get("policy")) == key and "arrow_bytes" in hit:
         return hit["sha256"], hit["rows"], hit["arrow_bytes"]
-    if policy == "strict" and (reason := strict_difference(schema, reference)):
-        raise BadFile(f"schema differs from the dataset's: {reason}")
+    if policy == "strict":
+        compared = schema if footer_rows else _typed_as(schema, reference)
+        if reason := strict_difference(compared, reference):
+            raise BadFile(f"schema differs from the dataset's: {reason}")
     rows = arrow_bytes = 0
     try:
         for batch in iter_conformed(landed.path, reference, policy):
@@ -196,3 +232,10 @@ def _checked(landed: LandedFile, schema: pa.Schema, reference: pa.Schema, policy
     cache[landed.relpath] = {"size": landed.size, "mtime_ns": landed.mtime_ns, "schema": fingerprint,
                              "policy": policy, "sha256": sha, "rows": rows, "arrow_bytes": arrow_bytes}
     return sha, rows, arrow_bytes
+
+
+def _typed_as(schema: pa.Schema, reference: pa.Schema) -> pa.Schema:
+    """The schema of a file with no rows, its null-typed columns taking the dataset's type: pandas types an empty
+    object column null, and no value of it contradicts the dataset's."""
+    return pa.schema([reference.field(f.name) if pa.types.is_null(f.type) and f.name in reference.names else f
+                      for f in schema])
