@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -14,16 +15,38 @@ from upload_pipeline.staging import CARD_NAME
 from upload_pipeline.steps import EMPTIED, DatasetPaths, owned_paths, staged_files
 
 
+class NothingStaged(RuntimeError):
+    """An empty staged tree that the delete job did not leave: nothing landed yet, or staging lost (a new machine,
+    deleted by hand). Never synced, which would wipe what is published."""
+
+
 def sync_request(ds: DatasetConfig, paths: DatasetPaths, role: str, message: str) -> SyncRequest:
-    """The request to publish the staged tree; an empty one (nothing staged) takes the dataset out instead."""
+    """The request to publish the staged tree; an empty one the delete job left takes the dataset out instead.
+
+    Raises:
+        NothingStaged: nothing is staged and the delete job did not empty it.
+        RuntimeError: shards are staged without their card.
+    """
     files = staged_files(paths)
     if files and CARD_NAME not in files:  # shards without their card are never published
         raise RuntimeError(f"{paths.staged / CARD_NAME}: no dataset card staged; materialize dataset_card first")
     if not files and not paths.file(EMPTIED).exists():
-        # An empty staged tree the delete job did not leave (a new machine, staging deleted by hand) must not
-        # wipe what is published.
-        raise RuntimeError(f"{paths.staged}: nothing staged, so nothing to publish; the {role} copy is left as it "
-                           "is (land files; to take a dataset out of the remotes, use the delete_from_hub job)")
+        raise NothingStaged(f"{paths.staged}: nothing staged, so nothing to publish; the {role} copy is left as it "
+                            "is (land files; to take a dataset out of the remotes, use the delete_from_hub job)")
+    return _request(ds, paths, role, message, files)
+
+
+def nothing_published(provider: StorageProvider, target: Any, ds: DatasetConfig, paths: DatasetPaths,
+                      role: str) -> bool:
+    """Whether the copy holds nothing of the dataset (read only): taking the dataset out would change nothing.
+    With nothing staged too, there is nothing to do — a dataset whose first files have not landed yet."""
+    request = _request(ds, paths, role, "", {})
+    if role == "s3":  # whatever the delete policy: any object under the prefix but the archives is the dataset's
+        request = dataclasses.replace(request, owned=("",))
+    return plan_sync(provider, target, request).noop
+
+
+def _request(ds: DatasetConfig, paths: DatasetPaths, role: str, message: str, files: dict) -> SyncRequest:
     merge = None
     if role == "hub" and not files:
         # Nothing staged (all of it deleted, or nothing landed yet): the remote card loses this config, and
@@ -107,7 +130,7 @@ def differences(provider: StorageProvider, target: Any, ds: DatasetConfig, paths
     problems += [f"{p}: remote only" for p in sorted(remote) if p not in staged and owned.owns(p)
                  and (p != CARD_NAME or (role == "s3" and not staged))]
     if role == "hub":
-        remote_card = provider.read_text(target, CARD_NAME)
+        remote_card = provider.read_text(target, CARD_NAME) if CARD_NAME in remote else None  # no repo yet
         staged_card = (paths.staged / CARD_NAME).read_text(encoding="utf-8") if CARD_NAME in staged else None
         if staged_card is not None and (remote_card is None or card.generated_metadata(
                 remote_card, ds.config_name) != card.generated_metadata(staged_card, ds.config_name)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import threading
 
 import dagster as dg
@@ -182,3 +183,27 @@ def test_files_copied_as_landed_pass_the_checks_and_load_from_every_copy(workspa
     assert not list(hub_repo.rglob("*.copied.json"))  # the record stays in staging
     for tree in (workspace.staged, hub_repo):
         assert {k: v.num_rows for k, v in datasets.load_dataset(str(tree)).items()} == {"train": 80, "test": 20}
+
+
+def test_a_dataset_with_nothing_landed_yet_publishes_nothing_and_fails_nothing(workspace):
+    """make run and the nightly reconcile with a dataset whose first files have not landed: nothing to do."""
+    result = materialize_all(workspace)
+    assert result.success and all(passed for passed, _ in checks(result).values()), checks(result)
+    meta = materialized(result)
+    assert meta["hub_copy"]["status"].value == meta["s3_copy"]["status"].value == "nothing landed yet"
+    assert not (workspace.root / "remote").exists()
+
+
+def test_staging_lost_while_the_copies_have_the_dataset_fails_the_publish_and_wipes_nothing(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    assert materialize_all(workspace).success
+    hub_repo = workspace.root / "remote" / "hub" / "tests" / "ds"
+    published = sorted(p.name for p in hub_repo.rglob("*.parquet"))
+    shutil.rmtree(workspace.staged)
+    shutil.rmtree(workspace.root / "state")
+    (workspace.landing / "train" / "a.parquet").unlink()  # the landed files are gone too: nothing to stage
+    result = materialize_all(workspace)
+    assert not result.success
+    failures = [e.step_key for e in result.all_events if e.is_step_failure]
+    assert sorted(failures) == ["ds__hub_copy", "ds__s3_copy"]
+    assert sorted(p.name for p in hub_repo.rglob("*.parquet")) == published

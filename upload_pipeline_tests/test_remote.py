@@ -99,3 +99,20 @@ def test_nothing_landed_yet_is_nothing_to_publish_and_shards_without_their_card_
     (paths.staged / "README.md").unlink()
     with pytest.raises(RuntimeError, match="README.md: no dataset card staged; materialize dataset_card first"):
         remote.sync_request(ds, paths, "s3", "publish")
+
+
+def test_nothing_published_tells_a_dataset_not_landed_yet_from_a_lost_staging(workspace, hub_server, moto, bucket,
+                                                                               no_ambient_aws, tmp_path):
+    ds, paths = stage(workspace, bucket)  # nothing landed: nothing staged
+    hub, s3 = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url), s3_provider(moto.endpoint, tmp_path / "s3")
+    for provider, target, role in ((hub, ds.hub, "hub"), (s3, ds.s3, "s3")):  # no repo yet; an empty bucket
+        assert remote.nothing_published(provider, target, ds, paths, role)
+        assert remote.differences(provider, target, ds, paths, role) == []
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = stage(workspace, bucket)
+    publish_both(hub, s3, ds, paths)
+    for shard in (paths.staged / "data").glob("*.parquet"):
+        shard.unlink()
+    steps.write_card(ds, paths)
+    for provider, target, role in ((hub, ds.hub, "hub"), (s3, ds.s3, "s3")):
+        assert not remote.nothing_published(provider, target, ds, paths, role)

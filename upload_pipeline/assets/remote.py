@@ -39,7 +39,15 @@ def remote_copy_assets(ds: DatasetConfig, paths: steps.DatasetPaths, role: str,
         run_id, pending = context.run.run_id, paths.file("audit-pending")
         # The tree is read at the plan and again by the upload (and a 412's re-plan): no writer in between.
         with steps.staging_lock(paths, shared=True):
-            result = remote.sync(provider, target, remote.sync_request(ds, paths, role, message),
+            try:
+                request = remote.sync_request(ds, paths, role, message)
+            except remote.NothingStaged:
+                if not remote.nothing_published(provider, target, ds, paths, role):
+                    raise  # staging lost while the copy has the dataset: never wiped, said loudly
+                # Nothing landed yet and nothing published: a normal state, not a failure (make run, reconcile).
+                context.log.info(f"{name}: nothing staged and nothing of {ds.name} in the copy: nothing to do")
+                return dg.MaterializeResult(metadata={"noop": True, "status": "nothing landed yet"})
+            result = remote.sync(provider, target, request,
                                  before_apply=lambda p: audit.note_plan(pending, run_id=run_id, role=role, plan=p))
         plan = result.plan
         audited = dict(state_root=paths.state.parent, run_id=run_id, dataset=ds.name, role=role, result=result)

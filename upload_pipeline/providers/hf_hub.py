@@ -181,7 +181,8 @@ class HfHubResource(StorageResource):
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412); delete again later")
 
     def remote_tree(self, target: HubTarget) -> dict[str, str]:
-        return self._tree(target, self.head(target))
+        head = self.head(target, missing_ok=True)
+        return {} if head is None else self._tree(target, head)  # no repo or branch yet: nothing in it
 
     def read_text(self, target: HubTarget, path: str, revision: str | None = None) -> str | None:
         """A small file's text, or None when the repo has no such file. Any other failure raises: taken for
