@@ -115,8 +115,10 @@ def _batches(ds: DatasetConfig, landing_root: Path, files: list[FileRecord],
             raise RuntimeError(f"{record.relpath}: does not fit the dataset schema under schema_policy "
                                f"{ds.schema_policy}: {exc}; materialize the landed files asset again to validate "
                                "it under this policy") from exc
-        except (pa.ArrowException, OSError) as exc:
-            raise RuntimeError(f"{record.relpath}: cannot be read for the shards: {exc}") from exc
+        except MemoryError:
+            raise  # the machine's problem, not the file's
+        except Exception as exc:  # noqa: BLE001 - whatever reading it raised, the file is named
+            raise RuntimeError(f"{record.relpath}: cannot be read for the shards: {type(exc).__name__}: {exc}") from exc
         record.check_unchanged(path)  # not rewritten in place while it was read (its rows would be mixed)
 
 

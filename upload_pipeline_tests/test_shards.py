@@ -133,8 +133,10 @@ def test_shards_are_hashed_as_they_are_written(workspace):
     assert {rel: staged[rel].sha256 for rel in run.hashes} == run.hashes
 
 
-def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
-    """The read-ahead thread's error reaches the writer; no partial shard is staged, and a rerun is whole."""
+@pytest.mark.parametrize("error", [OSError("disk read error"), KeyError("a reader's bare key")])
+def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch, error):
+    """The read-ahead thread's error reaches the writer, naming the file whatever the error; no partial shard is
+    staged, and a rerun is whole."""
     workspace.dataset(row_group_rows=100)
     workspace.land("train/a.parquet", rows=1000)
     workspace.land("train/b.parquet", rows=1000, seed=1, start_id=1000)
@@ -145,11 +147,11 @@ def test_a_file_failing_mid_split_stages_nothing(workspace, monkeypatch):
     def failing(path, schema, policy):
         if path.name == "b.parquet":
             yield from list(real(path, schema, policy))[:3]
-            raise OSError("disk read error")
+            raise error
         yield from real(path, schema, policy)
 
     monkeypatch.setattr(shards, "iter_conformed", failing)
-    with pytest.raises(RuntimeError, match="train/b.parquet: cannot be read for the shards: disk read error"):
+    with pytest.raises(RuntimeError, match=f"train/b.parquet: cannot be read for the shards: {type(error).__name__}"):
         steps.shard(ds, paths)
     assert not (workspace.staged / "data").exists()
     monkeypatch.undo()
