@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
 RUNS_QUERY = """{ runsOrError(limit: 50) { ... on Runs { results {
-  runId status jobName startTime endTime tags { key value } } } } }"""
+  runId rootRunId status jobName startTime endTime tags { key value } } } } }"""
 
 
 def free_port() -> int:

@@ -74,10 +74,11 @@ def test_a_publish_run_killed_midway_is_retried_and_the_dataset_keeps_publishing
         datagen.write(tmp_path / "data/process/sample/train/part-late.parquet", 50, seed=3, start_id=90_000)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            runs = {r["runId"]: r["status"] for r in dev.runs()}
-            if runs[killed] == "FAILURE" and "SUCCESS" in runs.values() and not {"QUEUED", "STARTED"} & set(
-                    runs.values()) and datasets.load_dataset(
-                        str(tmp_path / "data/remote/hub/local/sample"))["train"].num_rows == 3050:
+            runs = {r["runId"]: (r["status"], r["rootRunId"]) for r in dev.runs()}
+            retried = ("SUCCESS", killed) in runs.values()  # run_retries' re-execution of the killed run
+            idle = not {"QUEUED", "STARTED"} & {status for status, _ in runs.values()}
+            if runs[killed][0] == "FAILURE" and retried and idle and datasets.load_dataset(
+                    str(tmp_path / "data/remote/hub/local/sample"))["train"].num_rows == 3050:
                 return
             time.sleep(3)
         raise AssertionError(f"180 s after run {killed[:8]} was killed: runs {runs}")

@@ -180,6 +180,7 @@ def test_read_only_token_is_refused_without_retries(workspace, hub_server):
         publish(workspace, provider(hub_server, token=READ_TOKEN))
     assert READ_TOKEN not in str(info.value)
     assert hub_server.counters.lfs_bytes == 0
+    assert [r.kind for r in hub_server.counters.log if r.status == 403] == ["preupload"]  # asked once, no retries
 
 
 def test_no_token_at_all_names_the_variable(workspace, hub_server, monkeypatch):
