@@ -64,14 +64,15 @@ def _variables(path: Path, environ: dict[str, str] | None) -> dict[str, str]:
         return environ
     from dotenv import dotenv_values
 
-    dotenv: dict[str, str] = {}
-    # Later files win, so the .env next to the config (the README's) wins over the current folder's; one file
-    # that is both is read once.
-    for candidate in dict.fromkeys(p.resolve() for p in (Path(".env"), path.parent / ".env")):
-        if candidate.is_file():
-            dotenv.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
-    # The process environment wins over .env, as with Dagster's own .env handling.
-    return {**dotenv, **os.environ}
+    variables: dict[str, str] = {}
+    # Later layers win: the current folder's .env, the .env next to the config (the README's), the process
+    # environment (as with Dagster's own .env handling); one file that is both is read once. A value set to ""
+    # counts as unset (README), so it does not hide a layer below it.
+    layers = [dotenv_values(candidate) for candidate in dict.fromkeys(
+        p.resolve() for p in (Path(".env"), path.parent / ".env")) if candidate.is_file()] + [os.environ]
+    for layer in layers:
+        variables.update({k: v for k, v in layer.items() if v})
+    return variables
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -60,6 +60,16 @@ def test_dotenv_fills_in_and_the_environment_wins(tmp_path, monkeypatch):
     assert cfg.datasets[0].s3.bucket == "env-bucket"
 
 
+def test_a_variable_set_empty_counts_as_unset_and_hides_no_dotenv_value(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("HF_REPO_ID=dotenv/repo\nS3_BUCKET=\n")
+    monkeypatch.setenv("HF_REPO_ID", "")  # e.g. `export HF_REPO_ID=` left in a shell profile
+    monkeypatch.setenv("S3_BUCKET", "env-bucket")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.datasets[0].hub.repo_id == "dotenv/repo"
+    assert cfg.datasets[0].s3.bucket == "env-bucket"
+
+
 def test_config_path_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("UPLOAD_PIPELINE_CONFIG", str(write(tmp_path, GOOD)))
     assert load_config().datasets[0].name == "sample"
