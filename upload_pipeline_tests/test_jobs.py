@@ -7,6 +7,7 @@ import pytest
 
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline_tests.test_assets import materialize_all
+from upload_pipeline_tests.test_definitions import run_dagster
 
 
 def dry_run(workspace, **config) -> dict:
@@ -80,3 +81,23 @@ def test_after_the_delete_job_emptied_the_dataset_dry_run_lists_what_the_copies_
     s3 = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "s3_copy"]
     assert s3[0].materialization.metadata["delete_count"].value == len(report["s3"]["delete"])
     assert not list((workspace.root / "remote/s3/test-bucket/datasets/ds").rglob("*.*"))
+
+
+def test_the_readmes_job_commands_run_as_written(workspace, tmp_path):
+    """`dagster job execute` takes run config as a YAML file (`-c`), in the README's form."""
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("test/a.parquet", rows=5, seed=1)
+    assert materialize_all(workspace).success
+    dry = tmp_path / "dry_run.yaml"
+    dry.write_text("ops: {plan_publish: {config: {dataset: ds}}}\n")
+    result = run_dagster(["job", "execute", "-m", "upload_pipeline", "-j", "dry_run", "-c", str(dry)], tmp_path,
+                         UPLOAD_PIPELINE_CONFIG=str(workspace.config_file))
+    assert result.returncode == 0 and "RUN_SUCCESS" in result.stdout + result.stderr, result.stderr[-2000:]
+    delete = tmp_path / "delete.yaml"
+    delete.write_text("ops: {delete_paths: {config: {dataset: ds, config_name: default, split: test, "
+                      "confirm: true}}}\n")
+    result = run_dagster(["job", "execute", "-m", "upload_pipeline", "-j", "delete_from_hub", "-c", str(delete)],
+                         tmp_path, UPLOAD_PIPELINE_CONFIG=str(workspace.config_file))
+    assert result.returncode == 0, result.stderr[-2000:]
+    hub_repo = workspace.root / "remote" / "hub" / "tests" / "ds"
+    assert sorted(p.name for p in (hub_repo / "data").glob("*.parquet")) == ["train-00000.parquet"]
