@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline_tests.test_validation import raw
@@ -44,29 +45,20 @@ def test_a_full_publish_run_leaves_nothing_for_automation(workspace):
         assert requested(result) == set()
 
 
-def test_a_failed_blocking_check_holds_the_shards_back(workspace):
-    workspace.dataset(on_bad_file="fail")
+@pytest.mark.parametrize("policy, passes, follows", [
+    ("fail", False, set()),  # a failed blocking check holds the later steps back
+    # Dagster's automation takes any failed blocking check as "not passed", whatever its severity: under skip the
+    # check blocks nothing, or one bad file left in landing would stop the dataset's automation for good.
+    ("skip", True, set(DOWNSTREAM)),
+])
+def test_a_bad_file_holds_the_later_steps_back_only_under_fail(workspace, policy, passes, follows):
+    workspace.dataset(on_bad_file=policy)
     workspace.land("train/a.parquet", rows=10)
     raw(workspace, "train/bad.parquet", b"not parquet")
     defs = build_definitions(workspace.config(), environ={})
     with dg.instance_for_test() as instance:
         cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
         run = materialize(defs, instance, ["landed_files"])
-        assert not run.success
+        assert run.success is passes and not run.get_asset_check_evaluations()[0].passed
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-        assert "shards" not in requested(result)
-
-
-def test_under_skip_a_bad_file_does_not_hold_back_the_good_ones(workspace):
-    """Dagster's automation takes a failed blocking check as "not passed" whatever its severity: under skip the
-    check blocks nothing, or one bad file left in landing would stop the dataset's automation for good."""
-    workspace.dataset(on_bad_file="skip")
-    workspace.land("train/a.parquet", rows=10)
-    raw(workspace, "train/bad.parquet", b"not parquet")
-    defs = build_definitions(workspace.config(), environ={})
-    with dg.instance_for_test() as instance:
-        cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
-        run = materialize(defs, instance, ["landed_files"])
-        assert run.success and not run.get_asset_check_evaluations()[0].passed  # a warning, not a failure
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-        assert requested(result) == set(DOWNSTREAM)
+        assert requested(result) & set(DOWNSTREAM) == follows
