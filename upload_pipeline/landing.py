@@ -73,12 +73,13 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS)
         for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
-            # Not walked into (os.walk does not follow links), so said: one pointing outside is refused like a
-            # file's, one pointing inside is ignored (its files are found where they are).
+            # Not walked into (os.walk does not follow links), so said: one pointing outside that holds files
+            # the dataset would take is refused like such a file; otherwise it is ignored (pointing inside, its
+            # files are found where they are).
             dirnames.remove(name)
             link = Path(dirpath) / name
-            relpath, target = link.relative_to(folder).as_posix() + "/", link.resolve()
-            if target.is_relative_to(root):
+            relpath, target = _shown(link.relative_to(folder).as_posix()) + "/", link.resolve()
+            if target.is_relative_to(root) or not _takes_any(ds, link, relpath):
                 found.ignored.append(relpath)
             else:
                 found.rejected.append(Rejection(relpath, f"symlinked folder points outside the landing folder "
@@ -86,29 +87,42 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             relpath = path.relative_to(folder).as_posix()
-            if is_system_file(name):
-                found.ignored.append(relpath)
+            if is_system_file(name) or not _wanted(ds, relpath):
+                found.ignored.append(_shown(relpath))
                 continue
-            if not _is_utf8(relpath):
+            if _shown(relpath) != relpath:
                 # Parquet readers, the Hub and S3 keys all need UTF-8: refused here, named the only way it prints.
-                shown = relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                found.rejected.append(Rejection(shown, "the file name is not valid UTF-8; rename the file"))
-                continue
-            if not glob.globmatch(relpath, ds.include, flags=_GLOB_FLAGS) or glob.globmatch(
-                    relpath, ds.exclude, flags=_GLOB_FLAGS):
-                found.ignored.append(relpath)
+                found.rejected.append(Rejection(_shown(relpath), "the file name is not valid UTF-8; rename the file"))
                 continue
             _classify(ds, root, path, relpath, now, found)
     found.files.sort(key=lambda f: f.relpath)
     return found
 
 
-def _is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # os.walk gives undecodable bytes as lone surrogates
-        return False
-    return True
+def _wanted(ds: DatasetConfig, relpath: str) -> bool:
+    return glob.globmatch(relpath, ds.include, flags=_GLOB_FLAGS) and not glob.globmatch(
+        relpath, ds.exclude, flags=_GLOB_FLAGS)
+
+
+def _shown(relpath: str) -> str:
+    """`relpath` as it prints: os.walk gives a name's undecodable bytes as lone surrogates, shown as `\\xNN`."""
+    return relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _takes_any(ds: DatasetConfig, link: Path, relpath: str, limit: int = 10_000) -> bool:
+    """Whether the folder behind `link` holds a file the dataset would take (include, not exclude) were it in the
+    landing folder: names only, nothing is read, and at most `limit` names (a link to a whole disk)."""
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(link, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS]
+        for name in filenames:
+            seen += 1
+            rel = relpath + (Path(dirpath) / name).relative_to(link).as_posix()
+            if not is_system_file(name) and _wanted(ds, rel):
+                return True
+            if seen >= limit:
+                return False
+    return False
 
 
 def _classify(ds: DatasetConfig, root: Path, path: Path, relpath: str, now: float, found: Discovery) -> None:

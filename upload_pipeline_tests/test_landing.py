@@ -110,3 +110,20 @@ def test_a_file_name_that_is_not_utf8_is_rejected_naming_it_and_the_others_go_on
         ("train/caf\\xe9.parquet", "the file name is not valid UTF-8; rename the file")]
     landing = steps.land(ds, paths)  # validation, and its log lines, get only printable names
     assert [f.relpath for f in landing.validation.files] == ["train/good.parquet"]
+
+
+def test_include_and_exclude_come_first_for_linked_folders_and_undecodable_names(workspace, tmp_path):
+    """What the dataset would never take is ignored, not a bad file (which blocks everything under `fail`)."""
+    elsewhere = tmp_path / "elsewhere"
+    settle(datagen.write(elsewhere / "a.parquet", 10, seed=0))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("not data")
+    workspace.dataset(exclude=["scratch/**"])
+    workspace.land("train/good.parquet")
+    os.symlink(elsewhere, workspace.landing / "scratch")  # excluded
+    os.symlink(tmp_path / "notes", workspace.landing / "notes")  # nothing in it matches include
+    with open(os.fsencode(workspace.landing / "train") + b"/lisez-moi-caf\xe9.txt", "w") as f:
+        f.write("not data")  # include is **/*.parquet
+    found = discover(workspace.config().datasets[0], workspace.landing, time.time())
+    assert names(found.files) == ["train/good.parquet"] and found.rejected == []
+    assert sorted(found.ignored) == ["notes/", "scratch/", "train/lisez-moi-caf\\xe9.txt"]
