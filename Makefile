@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test lint dev bench check-config clean
+.PHONY: run test lint dev bench check-config clean instance
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
-$(DAGSTER_HOME):
+# The instance's settings: copied on first use and never overwritten (they may have been changed on purpose), so a
+# copy that differs from the repo's (made by an older checkout, say, without run monitoring) is pointed out.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
-	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp -n dagster.yaml $@
+
+instance: $(DAGSTER_HOME)/dagster.yaml
+	@cmp -s dagster.yaml $< || echo "make: $< differs from the repo's dagster.yaml (copied on first use, never" \
+	  "overwritten): diff them, and copy the repo's over to take its settings (run monitoring, pools, retries)" >&2
 
 ## run: publish every dataset in the config (embedded local default unless UPLOAD_PIPELINE_HUB/S3 say otherwise)
-run: $(STAMP) $(DAGSTER_HOME)
+run: $(STAMP) instance
 	$(BIN)/python -m upload_pipeline.cli check
 	$(BIN)/dagster asset materialize -m upload_pipeline --select '*'
 
@@ -37,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check upload_pipeline upload_pipeline_tests
 
 ## dev: the Dagster UI, daemon, sensors and schedules on http://127.0.0.1:3000
-dev: $(STAMP) $(DAGSTER_HOME)
+dev: $(STAMP) instance
 	exec env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p $${PORT:-3000}
 
 ## bench: the benchmarks (not part of `make test`); BENCH_ARGS=--quick for a short run

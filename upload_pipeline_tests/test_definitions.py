@@ -69,3 +69,23 @@ def test_datasets_sharing_a_hub_repo_share_its_commit_pool_whatever_the_case_of_
     graph = build_definitions(workspace.config(), environ={}).resolve_asset_graph()
     assert graph.get(dg.AssetKey(["ds", "hub_copy"])).pools == {"hub_commit/org/repo"}
     assert graph.get(dg.AssetKey(["other", "hub_copy"])).pools == {"hub_commit/org/repo"}
+
+
+def test_make_points_out_an_instance_whose_settings_are_not_the_repos(tmp_path):
+    """The instance's dagster.yaml is copied on first use and never overwritten: one an older checkout made
+    (without run monitoring, say) is pointed out, not silently kept."""
+    for name in ("Makefile", "dagster.yaml"):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+
+    def make() -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "-s", "instance"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    first = make()
+    assert first.returncode == 0 and first.stderr == ""
+    assert (tmp_path / ".dagster_home" / "dagster.yaml").read_bytes() == (REPO / "dagster.yaml").read_bytes()
+    (tmp_path / ".dagster_home" / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
+    second = make()
+    assert second.returncode == 0 and "differs from the repo's dagster.yaml" in second.stderr
+    assert (tmp_path / ".dagster_home" / "dagster.yaml").read_text() == "telemetry: {enabled: false}\n"
