@@ -31,7 +31,7 @@ from upload_pipeline.providers.base import (
     Upload,
 )
 from upload_pipeline.providers.hf_retry import PARENT_MOVED, NotFound, status_of, with_retries
-from upload_pipeline.providers.plan import diff, under
+from upload_pipeline.providers.plan import diff, git_blob_id, under
 from upload_pipeline.staging import CARD_NAME
 
 REPO_TYPE = "dataset"
@@ -112,7 +112,7 @@ class HfHubResource(StorageResource):
                     return SyncResult(refused, url=self.repo_url(target), commit_id=plan.base,
                                       bytes_sent=refused.upload_bytes, metadata={"commits": 1, "answer_lost": True})
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
-            if prs and self._holds(target, prs[0], plan, request, ours.config):
+            if prs and self._holds(target, prs[0], plan, ours.config, request):
                 self._supersede(target, prs, prs[0].num)  # older ones a crash or an earlier version left open
                 held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
                 return SyncResult(held, url=self.repo_url(target), commit_id=prs[0].oid,
@@ -136,16 +136,19 @@ class HfHubResource(StorageResource):
         ours = hf_pr.Publication.of(request.message)
         plan = self.plan_sync(target, request)
         prs = self._our_prs(target, ours) if ours is not None and not plan.noop else []
-        return prs[0].url if prs and self._holds(target, prs[0], plan, request, ours.config) else None
+        return prs[0].url if prs and self._holds(target, prs[0], plan, ours.config, request) else None
 
     def _our_prs(self, target: HubTarget, ours: hf_pr.Publication) -> list[hf_pr.OpenPr]:
         return self._call(f"list pull requests of {target.repo_id}", lambda: hf_pr.open_prs(
             self.api(), target.repo_id, lambda title: title.startswith(ours.prefix)))
 
-    def _holds(self, target: HubTarget, pr: hf_pr.OpenPr, plan: SyncPlan, request: SyncRequest, config: str) -> bool:
+    def _holds(self, target: HubTarget, pr: hf_pr.OpenPr, plan: SyncPlan, config: str,
+               request: SyncRequest | None) -> bool:
+        """Whether `pr` has what `plan` would commit; `request` None: a removal, so no card is staged."""
         card = self.read_text(target, CARD_NAME, revision=pr.oid)
-        staged_card = (request.root / CARD_NAME).read_text(encoding="utf-8")
-        return hf_pr.holds(self._tree(target, pr.oid, request.root, request.files), card, plan, staged_card, config)
+        staged = (request.root / CARD_NAME).read_text(encoding="utf-8") if request else None
+        tree = self._tree(target, pr.oid, *((request.root, request.files) if request else ()))
+        return hf_pr.holds(tree, card, plan, staged, config)
 
     def _supersede(self, target: HubTarget, prs: list[hf_pr.OpenPr], newest: int) -> None:
         self._call(f"close pull requests of {target.repo_id} superseded by #{newest}",
@@ -162,6 +165,9 @@ class HfHubResource(StorageResource):
                      readme: Callable[[str | None], str | None] | None = None,
                      create_pr: bool = False) -> SyncResult:
         """Delete `paths` (files or folders) and rewrite the README in one commit, or one PR."""
+        # A publish taking an emptied dataset out under `create_pr` keeps one open PR per config, as `apply` does.
+        ours = hf_pr.Publication.of(message) if target.create_pr else None
+        prs = self._our_prs(target, ours) if ours is not None else []
         for _ in range(self.commit_attempts):
             head = self.head(target)
             tree = self._tree(target, head)
@@ -173,11 +179,19 @@ class HfHubResource(StorageResource):
                     plan.uploads.append(Upload(CARD_NAME, len(data), "", content=data))
             if plan.noop:
                 return SyncResult(plan, url=self.repo_url(target), commit_id=head)
+            if prs and self._holds(target, prs[0], plan, ours.config, None):
+                self._supersede(target, prs, prs[0].num)
+                return SyncResult(SyncPlan(plan.target, base=head), url=self.repo_url(target), commit_id=prs[0].oid,
+                                  metadata={"pull_request": prs[0].url})
             try:
-                return self._commit(target, plan, message, force_pr=create_pr)
+                result = self._commit(target, plan, message, force_pr=create_pr)
             except Exception as exc:
                 if status_of(exc) != PARENT_MOVED:
                     raise
+            else:
+                if prs:
+                    self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
+                return result
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412); delete again later")
 
     def remote_tree(self, target: HubTarget) -> dict[str, str]:
@@ -218,7 +232,7 @@ class HfHubResource(StorageResource):
                 continue
             if entry.lfs is not None:
                 tree[entry.path] = entry.lfs.sha256
-            elif files and entry.path in files and _git_blob_id(root / entry.path) == entry.blob_id:
+            elif files and entry.path in files and git_blob_id(root / entry.path) == entry.blob_id:
                 tree[entry.path] = files[entry.path].sha256
             else:
                 tree[entry.path] = f"git:{entry.blob_id}"
@@ -244,8 +258,10 @@ class HfHubResource(StorageResource):
             nonlocal tried
             # A PR is not pinned like a branch commit (main does not move): an attempt whose answer was lost
             # opened it, and a plain retry would open a second one.
-            if tried and as_pr and (opened := self._open_pr(target, message)) is not None:
-                return opened
+            if tried and as_pr:
+                opened = hf_pr.answered(api, target.repo_id, message, self.repo_url(target))
+                if opened is not None:
+                    return opened
             tried = True
             return api.create_commit(target.repo_id, chunks[0], commit_message=message, repo_type=REPO_TYPE,
                                      revision=target.revision, parent_commit=plan.base, create_pr=as_pr)
@@ -257,38 +273,10 @@ class HfHubResource(StorageResource):
                 revision=info.pr_revision))
         commit_id, url = info.oid, info.commit_url
         if as_pr and not wanted_pr:
-            self._call(f"merge PR #{info.pr_num}", lambda: self._merge(target, info.pr_num))
+            self._call(f"merge PR #{info.pr_num}", lambda: hf_pr.merge(self.api(), target.repo_id, info.pr_num))
             commit_id = self.head(target)
         meta = {"commits": len(chunks)}
         if info.pr_url:
             meta["pull_request"] = info.pr_url
         return SyncResult(plan, url=self.repo_url(target), commit_id=commit_id, commit_url=url,
                           bytes_sent=plan.upload_bytes, metadata=meta)
-
-    def _open_pr(self, target: HubTarget, message: str) -> Any:
-        """This publish's pull request, if an earlier attempt opened it (open or draft, titled with the publish's
-        message, which names the Dagster run), as the CommitInfo its commit would have answered; else None."""
-        from huggingface_hub import CommitInfo
-
-        api = self.api()
-        found = next(iter(hf_pr.open_prs(api, target.repo_id, lambda title: title == message)), None)
-        if found is None:
-            return None
-        return CommitInfo(commit_url=f"{self.repo_url(target)}/commit/{found.oid}", commit_message=message,
-                          commit_description="", oid=found.oid, pr_url=found.url, _endpoint=api.endpoint)
-
-    def _merge(self, target: HubTarget, num: int) -> None:
-        """Merge PR `num`; one already merged (a retry whose first attempt's answer was lost) is done."""
-        api = self.api()
-        if api.get_discussion_details(target.repo_id, num, repo_type=REPO_TYPE).status == "merged":
-            return
-        api.merge_pull_request(target.repo_id, num, repo_type=REPO_TYPE, comment="Merged by upload_pipeline")
-
-
-def _git_blob_id(path: Path) -> str | None:
-    import hashlib
-
-    if not path.is_file():
-        return None
-    data = path.read_bytes()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -63,12 +63,14 @@ def open_prs(api: Any, repo_id: str, title_matches: Callable[[str], bool]) -> li
     return sorted((OpenPr(d.num, d.url, heads[d.git_reference]) for d in found), key=lambda pr: -pr.num)
 
 
-def holds(tree: dict[str, str], card: str | None, plan: SyncPlan, staged_card: str, config: str) -> bool:
+def holds(tree: dict[str, str], card: str | None, plan: SyncPlan, staged_card: str | None, config: str) -> bool:
     """Whether a pull request head (`tree`: path → sha256, and its card) has what `plan` would commit. The plan's
-    card is the staged one merged into the revision's, so only this config's generated metadata is compared."""
+    card is the staged one merged into the revision's, so only this config's generated metadata is compared; with
+    no staged card (the dataset taken out) the PR's card must not have this config any more."""
+    wanted = generated_metadata(staged_card, config) if staged_card else (None, None)
     return (all(tree.get(u.path) == u.sha256 for u in plan.uploads if u.path != CARD_NAME)
             and not any(path in tree for path in plan.deletes)
-            and card is not None and generated_metadata(card, config) == generated_metadata(staged_card, config))
+            and card is not None and generated_metadata(card, config) == wanted)
 
 
 def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int) -> None:
@@ -84,3 +86,22 @@ def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int) -> None:
 def pr_num(url: str) -> int:
     """The number of the pull request at `url` (…/discussions/N), as huggingface_hub's CommitInfo reads it."""
     return int(url.rstrip("/").rsplit("/", 1)[1])
+
+
+def answered(api: Any, repo_id: str, message: str, repo_url: str) -> Any:
+    """The pull request an earlier attempt of this publish opened (open or draft, titled with the publish's
+    message, which names the Dagster run), as the CommitInfo its commit would have answered; else None."""
+    from huggingface_hub import CommitInfo
+
+    found = next(iter(open_prs(api, repo_id, lambda title: title == message)), None)
+    if found is None:
+        return None
+    return CommitInfo(commit_url=f"{repo_url}/commit/{found.oid}", commit_message=message, commit_description="",
+                      oid=found.oid, pr_url=found.url, _endpoint=api.endpoint)
+
+
+def merge(api: Any, repo_id: str, num: int) -> None:
+    """Merge PR `num`; one already merged (a retry whose first attempt's answer was lost) is done."""
+    if api.get_discussion_details(repo_id, num, repo_type=REPO_TYPE).status == "merged":
+        return
+    api.merge_pull_request(repo_id, num, repo_type=REPO_TYPE, comment="Merged by upload_pipeline")

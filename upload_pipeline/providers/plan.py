@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from upload_pipeline.providers.base import SyncPlan, SyncRequest, Upload
 from upload_pipeline.staging import CARD_NAME
@@ -38,3 +39,11 @@ def diff(target: str, request: SyncRequest, remote: dict[str, str], remote_readm
 def under(paths: list[str], tree: dict[str, str]) -> list[str]:
     """The paths of `tree` that are one of `paths` or inside one of them (a folder)."""
     return sorted(p for p in tree if any(p == d or p.startswith(d.rstrip("/") + "/") for d in paths))
+
+
+def git_blob_id(path: Path) -> str | None:
+    """The id git (and so the Hub) gives a small file's bytes, which is all its listing says of a non-LFS file."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -7,6 +7,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from upload_pipeline import remote
+from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline_tests.conftest import WRITE_TOKEN
 
@@ -106,3 +107,21 @@ def test_the_check_names_the_open_pull_request_and_after_its_merge_nothing_is_le
     assert hub_server.counters.commits == 0 and prs(api) == []
     assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
     assert datasets.load_dataset(REPO)["train"].num_rows == 50
+
+
+def test_publishes_taking_an_emptied_dataset_out_keep_one_open_pull_request(workspace, hub, api):
+    """The delete job emptied staging: each publish then proposes the dataset's removal, through the same
+    bookkeeping (it went through `delete_paths`, which opened one more PR per publish)."""
+    workspace.land("train/a.parquet", rows=50)
+    api.merge_pull_request(REPO, hf_pr_num(publish(workspace, hub, "aaaaaaaa")), repo_type="dataset")
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))  # a PR: create_pr
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    results = [remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", message(run)))
+               for run in ("bbbbbbbb", "cccccccc", "dddddddd")]  # make run, the nightly reconcile...
+    ours = [num for num, title in prs(api) if title.startswith("Publish ds (default)")]
+    assert len(ours) == 1
+    assert [hf_pr_num(r) for r in results] == ours * 3 and results[1].plan.noop and results[2].plan.noop
+
+
+def hf_pr_num(result) -> int:
+    return int(result.metadata["pull_request"].rstrip("/").rsplit("/", 1)[1])
