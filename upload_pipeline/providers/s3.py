@@ -25,8 +25,8 @@ from upload_pipeline.providers.s3_client import S3Connection, key_prefix
 from upload_pipeline.providers.s3_errors import credential_source, first_failure
 from upload_pipeline.providers.s3_resume import Resumable, claim_stale_uploads, resume
 from upload_pipeline.providers.s3_transfer import (
-    IntegrityError, Item, Verified, delete_keys, encryption_args, encryption_failure, encryption_problem,
-    stored_sha256, target_args, upload, verify_uploads)
+    IntegrityError, Item, Verified, delete_keys, encryption_args, encryption_failure, encryption_of,
+    encryption_problem, stored_sha256, target_args, upload, verify_uploads)
 from upload_pipeline.providers.s3_tree import HeadCache, list_objects, remote_tree
 from upload_pipeline.staging import CARD_NAME
 
@@ -198,14 +198,17 @@ class S3StorageResource(S3Connection):
             target: the dataset's `s3:` section; path: relative to the prefix.
 
         Returns:
-            The sha256, or None if the object is absent or has none.
+            The sha256, or None if the object is absent, has none, or is not encrypted as the dataset's `sse`
+            asks (an archive written before `sse` was set: then sent again, encrypted, like a sync's objects).
 
         Raises:
             ProviderError: the HEAD failed for another reason than absence.
         """
         head = self._unless_absent(f"read {self.uri(target, path)}", lambda: self.client().head_object(
             Bucket=target.bucket, Key=key_prefix(target) + path, ChecksumMode="ENABLED"))
-        return stored_sha256(head) if head else None
+        if not head or encryption_problem(encryption_of(head), encryption_args(target)):
+            return None
+        return stored_sha256(head)
 
     def abort_unfinished(self, target: S3Target, folder: str) -> list[str]:
         """Abort every unfinished upload under `folder` (relative to the prefix; the caller's own, none of which

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from upload_pipeline import remote
+from upload_pipeline import archive, remote
 from upload_pipeline.providers.base import ProviderError
 
 from .conftest import MiB, add_blob, s3_provider, stage
@@ -124,3 +124,18 @@ def test_an_archive_on_such_a_store_fails_the_same_way_and_stays(workspace, moto
     assert read_back(moto.client(), bucket)["archives/ds-1.tar.gz"] == sha256
     proxy.clear_faults()  # a store that reports it: the same call succeeds
     assert s3_provider(proxied).put_file(ds.s3, "archives/ds-1.tar.gz", blob, sha256).endswith("ds-1.tar.gz")
+
+
+def test_an_archive_written_before_sse_was_set_is_sent_again_encrypted_under_its_name(workspace, moto, bucket,
+                                                                                      tmp_path):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket, archive=True)
+    publish(s3_provider(moto.endpoint, tmp_path / "state"), ds, paths)
+    first = archive.publish_archive(s3_provider(moto.endpoint, tmp_path / "state"), ds.s3, ds.name, paths, "v1")
+    ds, paths = stage(workspace, bucket, archive=True, sse="AES256")  # encryption turned on
+    s3 = s3_provider(moto.endpoint, tmp_path / "state")
+    publish(s3, ds, paths)
+    again = archive.publish_archive(s3, ds.s3, ds.name, paths, "v1")
+    assert (again.status, again.key, again.sha256) == ("uploaded", first.key, first.sha256)  # same name and bytes
+    assert moto.client().head_object(Bucket=bucket, Key=PREFIX + again.key)["ServerSideEncryption"] == "AES256"
+    assert archive.publish_archive(s3, ds.s3, ds.name, paths, "v1").status == "unchanged"
