@@ -44,7 +44,8 @@ WILL_RETRY_TAG = "dagster/will_retry"
 def failure_message(context: dg.RunFailureSensorContext) -> str:
     run = context.dagster_run
     error = context.failure_event.message or "no message"
-    retried = f" (a retry of run {run.root_run_id[:8]})" if run.root_run_id else ""
+    # Dagster sets the root run on every re-execution: its automatic retries and a person's "Re-execute".
+    retried = f" (a re-execution of run {run.root_run_id[:8]})" if run.root_run_id else ""
     return f"upload_pipeline: run {run.run_id[:8]} of job {run.job_name}{retried} failed: {error[:1500]}"
 
 

@@ -146,4 +146,4 @@ def test_a_failure_dagster_will_retry_is_not_reported_but_the_retrys_is(workspac
     finally:
         stub.close()
     [post] = [json.loads(body)["text"] for body in stub.posts]
-    assert f"run ffffffff of job publish_ds (a retry of run {run.run_id[:8]}) failed" in post
+    assert f"run ffffffff of job publish_ds (a re-execution of run {run.run_id[:8]}) failed" in post
