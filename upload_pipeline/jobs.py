@@ -75,6 +75,8 @@ def dry_run_job(cfg: PipelineConfig) -> dg.JobDefinition:
                 plan = remote.plan_sync(provider, target, request)
                 entry[role] = {"target": plan.target, "upload": [u.path for u in plan.uploads],
                                "delete": plan.deletes, "unchanged": plan.unchanged}
+                if getattr(plan, "reencrypted", None):  # S3: uploads that are only for the objects' encryption
+                    entry[role]["reencrypt"] = plan.reencrypted
             context.log.info(f"{ds.name}: {entry}")
             report[ds.name] = entry
         return report

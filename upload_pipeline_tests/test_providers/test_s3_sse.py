@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 
+import dagster as dg
 import pytest
 
 from upload_pipeline import archive, remote
+from upload_pipeline.definitions import build_definitions
 from upload_pipeline.providers.base import ProviderError
 
 from .conftest import MiB, add_blob, s3_provider, stage
@@ -139,3 +141,17 @@ def test_an_archive_written_before_sse_was_set_is_sent_again_encrypted_under_its
     assert (again.status, again.key, again.sha256) == ("uploaded", first.key, first.sha256)  # same name and bytes
     assert moto.client().head_object(Bucket=bucket, Key=PREFIX + again.key)["ServerSideEncryption"] == "AES256"
     assert archive.publish_archive(s3, ds.s3, ds.name, paths, "v1").status == "unchanged"
+
+
+def test_the_dry_run_says_which_uploads_are_only_for_their_encryption(workspace, moto, bucket, tmp_path,
+                                                                     monkeypatch):
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    publish(s3_provider(moto.endpoint, tmp_path / "state"), ds, paths)
+    ds, paths = stage(workspace, bucket, sse="AES256")
+    for name, value in moto.endpoint.env().items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions(workspace.config(), environ={"UPLOAD_PIPELINE_S3": "s3", **moto.endpoint.env()})
+    result = defs.resolve_job_def("dry_run").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    report = result.output_for_node("plan_publish")["ds"]["s3"]
+    assert sorted(report["reencrypt"]) == sorted(report["upload"]) == sorted(staged(paths))
