@@ -57,6 +57,12 @@ class HubTarget(_Strict):
     def _revision_segments(cls, value: str) -> str:
         return _folder_segments(value, "a branch name")
 
+    def same_repo(self, other: HubTarget) -> bool:
+        return self.repo_id.lower() == other.repo_id.lower()  # the Hub's names are not case-sensitive
+
+    def same_branch(self, other: HubTarget) -> bool:
+        return self.same_repo(other) and self.revision == other.revision
+
 
 class S3Target(_Strict):
     bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
@@ -201,13 +207,11 @@ class PipelineConfig(_Strict):
         """Two datasets never write the same remote files: each would overwrite and delete the other's."""
         for j, ds in enumerate(self.datasets):
             for i, other in enumerate(self.datasets[:j]):
-                if ds.hub and other.hub and ds.hub.repo_id.lower() == other.hub.repo_id.lower() and (
-                        ds.hub.revision == other.hub.revision and ds.config_name == other.config_name):
-                    raise ValueError(
-                        f"datasets[{j}].config_name: {ds.config_name!r} is also datasets[{i}]'s ({other.name!r}) "
-                        f"in the Hub repo {ds.hub.repo_id}; datasets sharing a repo need their own config_name")
-                if ds.hub and other.hub and ds.hub.repo_id.lower() == other.hub.repo_id.lower() and (
-                        ds.hub.revision == other.hub.revision):
+                if ds.hub and other.hub and ds.hub.same_branch(other.hub):
+                    if ds.config_name == other.config_name:
+                        raise ValueError(
+                            f"datasets[{j}].config_name: {ds.config_name!r} is also datasets[{i}]'s ({other.name!r}) "
+                            f"in the Hub repo {ds.hub.repo_id}; datasets sharing a repo need their own config_name")
                     _same_repo_card(ds, other, j, i)
                 if ds.s3 and other.s3 and ds.s3.bucket == other.s3.bucket and _nested(ds.s3.prefix, other.s3.prefix):
                     raise ValueError(

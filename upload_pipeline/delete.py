@@ -115,8 +115,8 @@ def _refuse_another_datasets(cfg: PipelineConfig, req: DeleteRequest, what: str)
     that dataset's staging would keep it and its next publish put it back."""
     ds = cfg.dataset(req.dataset)
     for other in cfg.datasets:
-        if (other.name != ds.name and other.hub and other.config_name == req.config_name
-                and other.hub.repo_id.lower() == ds.hub.repo_id.lower() and other.hub.revision == ds.hub.revision):
+        if other.name != ds.name and other.hub and other.config_name == req.config_name and other.hub.same_branch(
+                ds.hub):
             raise ProviderError(f"refusing to delete {what} of {ds.name}: dataset {other.name} publishes that "
                                 f"config to {ds.hub.repo_id}; delete it as dataset {other.name}, which also "
                                 "takes it out of that dataset's staging so that its next publish does not bring "

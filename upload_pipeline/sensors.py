@@ -78,8 +78,7 @@ def hub_commit_budget(instance: dg.DagsterInstance, cfg: PipelineConfig, ds: Dat
     if ds.hub is None:
         return ""
     limit = cfg.automation.max_hub_commits_per_hour
-    repo = ds.hub.repo_id.lower()  # the Hub's names are not case-sensitive
-    sharing = [other for other in cfg.datasets if other.hub is not None and other.hub.repo_id.lower() == repo]
+    sharing = [other for other in cfg.datasets if other.hub is not None and other.hub.same_repo(ds.hub)]
     times = sorted(t for other in sharing
                    for t in _commit_times(instance, dg.AssetKey([other.name, "hub_copy"]), now - 3600))
     # A queued or running publish of another dataset in the repo that has not committed yet will: a slot each.
