@@ -112,11 +112,8 @@ class HfHubResource(StorageResource):
                     return SyncResult(refused, url=self.repo_url(target), commit_id=plan.base,
                                       bytes_sent=refused.upload_bytes, metadata={"commits": 1, "answer_lost": True})
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
-            if prs and self._holds(target, prs[0], plan, ours.config, request):
-                self._supersede(target, prs, prs[0].num)  # older ones a crash or an earlier version left open
-                held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
-                return SyncResult(held, url=self.repo_url(target), commit_id=prs[0].oid,
-                                  metadata={"pull_request": prs[0].url})
+            if prs and (held := self._held_by_open_pr(target, prs, plan, ours.config, request)):
+                return held
             try:
                 result = self._commit(target, plan, request.message)
             except Exception as exc:
@@ -124,9 +121,7 @@ class HfHubResource(StorageResource):
                     raise
                 refused = plan
             else:
-                if prs:
-                    self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
-                return result
+                return self._superseding(target, prs, result)
             plan = self.plan_sync(target, request)  # someone committed meanwhile: re-read, re-merge
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412 on {self.commit_attempts} "
                             "attempts); publish again when it is done")
@@ -149,6 +144,22 @@ class HfHubResource(StorageResource):
         staged = (request.root / CARD_NAME).read_text(encoding="utf-8") if request else None
         tree = self._tree(target, pr.oid, *((request.root, request.files) if request else ()))
         return hf_pr.holds(tree, card, plan, staged, config)
+
+    def _held_by_open_pr(self, target: HubTarget, prs: list[hf_pr.OpenPr], plan: SyncPlan, config: str,
+                         request: SyncRequest | None) -> SyncResult | None:
+        """Our newest open PR as this publish's result (nothing committed), when it has what `plan` would commit;
+        the older ones, a crash's or an earlier version's, are closed."""
+        if not self._holds(target, prs[0], plan, config, request):
+            return None
+        self._supersede(target, prs, prs[0].num)
+        held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
+        return SyncResult(held, url=self.repo_url(target), commit_id=prs[0].oid, metadata={"pull_request": prs[0].url})
+
+    def _superseding(self, target: HubTarget, prs: list[hf_pr.OpenPr], result: SyncResult) -> SyncResult:
+        """`result`, a commit that opened a PR, after closing our older open PRs it supersedes."""
+        if prs:
+            self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
+        return result
 
     def _supersede(self, target: HubTarget, prs: list[hf_pr.OpenPr], newest: int) -> None:
         self._call(f"close pull requests of {target.repo_id} superseded by #{newest}",
@@ -179,19 +190,15 @@ class HfHubResource(StorageResource):
                     plan.uploads.append(Upload(CARD_NAME, len(data), "", content=data))
             if plan.noop:
                 return SyncResult(plan, url=self.repo_url(target), commit_id=head)
-            if prs and self._holds(target, prs[0], plan, ours.config, None):
-                self._supersede(target, prs, prs[0].num)
-                return SyncResult(SyncPlan(plan.target, base=head), url=self.repo_url(target), commit_id=prs[0].oid,
-                                  metadata={"pull_request": prs[0].url})
+            if prs and (held := self._held_by_open_pr(target, prs, plan, ours.config, None)):
+                return held
             try:
                 result = self._commit(target, plan, message, force_pr=create_pr)
             except Exception as exc:
                 if status_of(exc) != PARENT_MOVED:
                     raise
             else:
-                if prs:
-                    self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
-                return result
+                return self._superseding(target, prs, result)
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412); delete again later")
 
     def remote_tree(self, target: HubTarget) -> dict[str, str]:
