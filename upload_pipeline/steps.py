@@ -144,7 +144,8 @@ def write_card(ds: DatasetConfig, paths: DatasetPaths, lock_held: bool = False) 
     """(Re)write the staged README.md from the staged shards, keeping what a person wrote in it.
 
     With no shards staged (nothing landed yet, or all of it deleted from the Hub) there is no card either: the
-    staged tree is empty, "" is returned, and the copies take the dataset's files and config out of the remotes.
+    staged tree is empty and "" is returned (the copies take the dataset out of the remotes only when the delete
+    job emptied it, see remote.sync_request).
     `lock_held`: the caller holds the staging lock already (the lock is not reentrant: taking it again would wait
     for itself).
     """

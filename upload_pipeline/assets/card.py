@@ -18,7 +18,7 @@ def card_asset(ds: DatasetConfig, paths: steps.DatasetPaths) -> dg.AssetsDefinit
     )
     def dataset_card() -> dg.MaterializeResult:
         text = steps.write_card(ds, paths)
-        # "" when no shards are staged: then there is no card, and the copies take the dataset out.
+        # "" when no shards are staged: then there is no card (nothing landed yet, or the delete job took it all).
         return dg.MaterializeResult(metadata={"card": dg.MetadataValue.md(text or "_No shards staged: no card._")})
 
     return dataset_card
