@@ -71,7 +71,7 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
         return found
     root = folder.resolve()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        dirnames[:] = _walked(dirnames)
         for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
             # Not walked into (os.walk does not follow links), so said: one pointing outside that holds files
             # the dataset would take is refused like such a file; otherwise it is ignored (pointing inside, its
@@ -99,6 +99,11 @@ def discover(ds: DatasetConfig, folder: Path, now: float) -> Discovery:
     return found
 
 
+def _walked(dirnames: list[str]) -> list[str]:
+    """The sub-folders a walk goes into, in order: hidden ones and Spark's in-progress output stay out."""
+    return sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS)
+
+
 def _wanted(ds: DatasetConfig, relpath: str) -> bool:
     return glob.globmatch(relpath, ds.include, flags=_GLOB_FLAGS) and not glob.globmatch(
         relpath, ds.exclude, flags=_GLOB_FLAGS)
@@ -114,7 +119,7 @@ def _takes_any(ds: DatasetConfig, link: Path, relpath: str, limit: int = 10_000)
     landing folder: names only, nothing is read, and at most `limit` names (a link to a whole disk)."""
     seen = 0
     for dirpath, dirnames, filenames in os.walk(link, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS]
+        dirnames[:] = _walked(dirnames)
         for name in filenames:
             seen += 1
             rel = relpath + (Path(dirpath) / name).relative_to(link).as_posix()
