@@ -103,16 +103,16 @@ class HfHubResource(StorageResource):
             self.ensure_repo(target)
             plan = self.plan_sync(target, request)  # a new repo already has a first commit to pin to
         refused = None  # the plan of the last commit answered with a 412
-        ours = hf_pr.Publication.of(request.message) if target.create_pr else None
-        prs = self._our_prs(target, ours) if ours is not None and not plan.noop else []
+        prs = hf_pr.OurPrs.listed(self, target, request.message)
         for _ in range(self.commit_attempts):
             if plan.noop:
+                prs.close_stale()
                 if refused is not None and self._ours_at_head(target, request.message):
                     # The 412 was our own commit's doing: it landed, its answer was lost, the retry was refused.
                     return SyncResult(refused, url=self.repo_url(target), commit_id=plan.base,
                                       bytes_sent=refused.upload_bytes, metadata={"commits": 1, "answer_lost": True})
                 return SyncResult(plan, url=self.repo_url(target), commit_id=plan.base)
-            if prs and (held := self._held_by_open_pr(target, prs, plan, ours.config, request)):
+            if held := prs.held(plan, request):
                 return held
             try:
                 result = self._commit(target, plan, request.message)
@@ -121,49 +121,16 @@ class HfHubResource(StorageResource):
                     raise
                 refused = plan
             else:
-                return self._superseding(target, prs, result)
+                return prs.superseding(result)
             plan = self.plan_sync(target, request)  # someone committed meanwhile: re-read, re-merge
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412 on {self.commit_attempts} "
                             "attempts); publish again when it is done")
 
     def pending_pull_request(self, target: HubTarget, request: SyncRequest) -> str | None:
         """The URL of our open pull request that holds what publishing `request` would commit, if any."""
-        ours = hf_pr.Publication.of(request.message)
         plan = self.plan_sync(target, request)
-        prs = self._our_prs(target, ours) if ours is not None and not plan.noop else []
-        return prs[0].url if prs and self._holds(target, prs[0], plan, ours.config, request) else None
-
-    def _our_prs(self, target: HubTarget, ours: hf_pr.Publication) -> list[hf_pr.OpenPr]:
-        return self._call(f"list pull requests of {target.repo_id}", lambda: hf_pr.open_prs(
-            self.api(), target.repo_id, lambda title: title.startswith(ours.prefix)))
-
-    def _holds(self, target: HubTarget, pr: hf_pr.OpenPr, plan: SyncPlan, config: str,
-               request: SyncRequest | None) -> bool:
-        """Whether `pr` has what `plan` would commit; `request` None: a removal, so no card is staged."""
-        card = self.read_text(target, CARD_NAME, revision=pr.oid)
-        staged = (request.root / CARD_NAME).read_text(encoding="utf-8") if request else None
-        tree = self._tree(target, pr.oid, *((request.root, request.files) if request else ()))
-        return hf_pr.holds(tree, card, plan, staged, config)
-
-    def _held_by_open_pr(self, target: HubTarget, prs: list[hf_pr.OpenPr], plan: SyncPlan, config: str,
-                         request: SyncRequest | None) -> SyncResult | None:
-        """Our newest open PR as this publish's result (nothing committed), when it has what `plan` would commit;
-        the older ones, a crash's or an earlier version's, are closed."""
-        if not self._holds(target, prs[0], plan, config, request):
-            return None
-        self._supersede(target, prs, prs[0].num)
-        held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
-        return SyncResult(held, url=self.repo_url(target), commit_id=prs[0].oid, metadata={"pull_request": prs[0].url})
-
-    def _superseding(self, target: HubTarget, prs: list[hf_pr.OpenPr], result: SyncResult) -> SyncResult:
-        """`result`, a commit that opened a PR, after closing our older open PRs it supersedes."""
-        if prs:
-            self._supersede(target, prs, hf_pr.pr_num(result.metadata["pull_request"]))
-        return result
-
-    def _supersede(self, target: HubTarget, prs: list[hf_pr.OpenPr], newest: int) -> None:
-        self._call(f"close pull requests of {target.repo_id} superseded by #{newest}",
-                   lambda: hf_pr.supersede(self.api(), target.repo_id, prs, newest))
+        held = None if plan.noop else hf_pr.OurPrs.listed(self, target, request.message).holding(plan, request)
+        return held.url if held else None
 
     def _ours_at_head(self, target: HubTarget, message: str) -> bool:
         """Whether the last commit of the target's branch is ours: its title is this publish's message (which
@@ -177,8 +144,7 @@ class HfHubResource(StorageResource):
                      create_pr: bool = False) -> SyncResult:
         """Delete `paths` (files or folders) and rewrite the README in one commit, or one PR."""
         # A publish taking an emptied dataset out under `create_pr` keeps one open PR per config, as `apply` does.
-        ours = hf_pr.Publication.of(message) if target.create_pr else None
-        prs = self._our_prs(target, ours) if ours is not None else []
+        prs = hf_pr.OurPrs.listed(self, target, message)
         for _ in range(self.commit_attempts):
             head = self.head(target)
             tree = self._tree(target, head)
@@ -189,8 +155,9 @@ class HfHubResource(StorageResource):
                     data = new.encode()
                     plan.uploads.append(Upload(CARD_NAME, len(data), "", content=data))
             if plan.noop:
+                prs.close_stale()
                 return SyncResult(plan, url=self.repo_url(target), commit_id=head)
-            if prs and (held := self._held_by_open_pr(target, prs, plan, ours.config, None)):
+            if held := prs.held(plan, None):
                 return held
             try:
                 result = self._commit(target, plan, message, force_pr=create_pr)
@@ -198,7 +165,7 @@ class HfHubResource(StorageResource):
                 if status_of(exc) != PARENT_MOVED:
                     raise
             else:
-                return self._superseding(target, prs, result)
+                return prs.superseding(result)
         raise ProviderError(f"{target.repo_id}: another writer kept committing (412); delete again later")
 
     def remote_tree(self, target: HubTarget) -> dict[str, str]:

@@ -4,7 +4,8 @@ A publish plans against the revision's head, which has none of an unmerged pull 
 blindly, every publish (one per landed batch, one per nightly reconcile) would add one more open PR holding the
 same shards again, and merging an older one after a newer one would put back a stale card. So a publish first
 looks at the open PRs of its config, found by their title (`Publication.prefix`): one that already holds what the
-publish would commit is the answer, and nothing is opened; otherwise the new PR closes them as superseded.
+publish would commit is the answer, and nothing is opened; otherwise the new PR closes them as superseded. A
+publish that finds the revision already holding it all closes them too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upload_pipeline.card import generated_metadata
-from upload_pipeline.providers.base import SyncPlan
+from upload_pipeline.providers.base import SyncPlan, SyncRequest, SyncResult
 from upload_pipeline.staging import CARD_NAME
 
 REPO_TYPE = "dataset"
@@ -52,6 +53,63 @@ class OpenPr:
     oid: str  # the head commit of its refs/pr/N
 
 
+@dataclass(frozen=True)
+class OurPrs:
+    """A publish's open pull requests of ours (those of its config; none unless `hub.create_pr`), newest first,
+    and what the publish does with them. `hub` is the HfHubResource that publishes."""
+
+    hub: Any
+    target: Any  # HubTarget
+    config: str
+    prs: list[OpenPr]
+
+    @classmethod
+    def listed(cls, hub: Any, target: Any, message: str) -> OurPrs:
+        ours = Publication.of(message) if target.create_pr else None
+        if ours is None:
+            return cls(hub, target, "", [])
+        return cls(hub, target, ours.config, hub._call(f"list pull requests of {target.repo_id}", lambda: open_prs(
+            hub.api(), target.repo_id, lambda title: title.startswith(ours.prefix))))
+
+    def holding(self, plan: SyncPlan, request: SyncRequest | None) -> OpenPr | None:
+        """Our newest open PR if it has what `plan` would commit; `request` None: a removal, no card staged."""
+        if not self.prs:
+            return None
+        newest = self.prs[0]
+        card = self.hub.read_text(self.target, CARD_NAME, revision=newest.oid)
+        staged = (request.root / CARD_NAME).read_text(encoding="utf-8") if request else None
+        tree = self.hub._tree(self.target, newest.oid, *((request.root, request.files) if request else ()))
+        return newest if holds(tree, card, plan, staged, self.config) else None
+
+    def held(self, plan: SyncPlan, request: SyncRequest | None) -> SyncResult | None:
+        """Our newest open PR as the publish's result (nothing committed), when it has what `plan` would commit;
+        the older ones, a crash's or an earlier version's, are closed."""
+        newest = self.holding(plan, request)
+        if newest is None:
+            return None
+        self._close(newest.num, f"Superseded by #{newest.num}")
+        held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
+        return SyncResult(held, url=self.hub.repo_url(self.target), commit_id=newest.oid,
+                          metadata={"pull_request": newest.url})
+
+    def superseding(self, result: SyncResult) -> SyncResult:
+        """`result`, the publish's commit, after closing our older open PRs that the PR it opened supersedes."""
+        if self.prs:
+            newest = pr_num(result.metadata["pull_request"])
+            self._close(newest, f"Superseded by #{newest}")
+        return result
+
+    def close_stale(self) -> None:
+        """The revision already has what the publish would commit (published without `create_pr`, say): our open
+        PRs propose nothing more, and merging one would only put an older state back."""
+        self._close(None, f"Superseded: {self.target.revision} already has this content")
+
+    def _close(self, newest: int | None, comment: str) -> None:
+        if self.prs:
+            self.hub._call(f"close superseded pull requests of {self.target.repo_id}", lambda: supersede(
+                self.hub.api(), self.target.repo_id, self.prs, newest, comment))
+
+
 def open_prs(api: Any, repo_id: str, title_matches: Callable[[str], bool]) -> list[OpenPr]:
     """The open (or draft) pull requests whose title `title_matches`, newest first."""
     found = [d for d in api.get_repo_discussions(repo_id, repo_type=REPO_TYPE, discussion_type="pull_request")
@@ -73,14 +131,14 @@ def holds(tree: dict[str, str], card: str | None, plan: SyncPlan, staged_card: s
             and card is not None and generated_metadata(card, config) == wanted)
 
 
-def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int) -> None:
-    """Close `prs` but `newest`, which holds everything they proposed and more: only it is left to merge."""
+def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int | None, comment: str) -> None:
+    """Close `prs` but `newest`, which holds everything they proposed and more: only it is left to merge. With
+    `newest` None the revision itself already has it all, and every one of them goes."""
     for pr in prs:
         # Looked at again first: a retry whose first attempt's answer was lost would close a closed PR.
         if pr.num != newest and api.get_discussion_details(repo_id, pr.num, repo_type=REPO_TYPE).status in (
                 "open", "draft"):
-            api.change_discussion_status(repo_id, pr.num, new_status="closed", comment=f"Superseded by #{newest}",
-                                         repo_type=REPO_TYPE)
+            api.change_discussion_status(repo_id, pr.num, new_status="closed", comment=comment, repo_type=REPO_TYPE)
 
 
 def pr_num(url: str) -> int:

@@ -109,6 +109,27 @@ def test_the_check_names_the_open_pull_request_and_after_its_merge_nothing_is_le
     assert datasets.load_dataset(REPO)["train"].num_rows == 50
 
 
+def test_an_open_pull_request_of_ours_is_closed_once_the_branch_already_has_what_it_would_commit(
+        workspace, hub, api):
+    """Published meanwhile without `create_pr`: the open PR proposes nothing more, and merged it would only put
+    an older card back, so the next publish (a no-op) closes it."""
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")  # PR #1: train/a
+    workspace.land("train/b.parquet", rows=20, seed=2, start_id=50)
+    workspace.dataset(hub={"repo_id": REPO, "create_pr": False})
+    publish(workspace, hub, "bbbbbbbb")  # main: train/a and train/b, no PR
+    assert prs(api) == [(1, message("aaaaaaaa"))]
+
+    workspace.dataset(hub={"repo_id": REPO, "create_pr": True})
+    result = publish(workspace, hub, "cccccccc")
+    assert result.plan.noop and "pull_request" not in result.metadata
+    assert prs(api) == [] and prs(api, "closed") == [(1, message("aaaaaaaa"))]
+    closing = [e.content for e in api.get_discussion_details(REPO, 1, repo_type="dataset").events
+               if e.type == "comment"]
+    assert closing[-1] == "Superseded: main already has this content"
+    assert datasets.load_dataset(REPO)["train"].num_rows == 70
+
+
 def test_publishes_taking_an_emptied_dataset_out_keep_one_open_pull_request(workspace, hub, api):
     """The delete job emptied staging: each publish then proposes the dataset's removal, through the same
     bookkeeping (it went through `delete_paths`, which opened one more PR per publish)."""
