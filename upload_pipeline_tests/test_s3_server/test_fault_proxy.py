@@ -115,6 +115,19 @@ def test_injected_errors_are_s3_xml_errors(proxied, proxy, bucket):
     assert proxy.faults == {"error": 3}
 
 
+def test_a_stripped_response_header_is_gone_from_matching_answers_only_until_cleared(proxied, proxy, bucket):
+    client = proxied.client(**NO_RETRY)
+    client.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256")
+    proxy.strip_response_header("X-Amz-Server-Side-Encryption", op="HeadObject")
+
+    assert "ServerSideEncryption" not in client.head_object(Bucket=bucket, Key="k")  # the header, any case
+    assert client.get_object(Bucket=bucket, Key="k")["ServerSideEncryption"] == "AES256"  # another operation
+    assert "ServerSideEncryption" not in client.head_object(Bucket=bucket, Key="k")  # not used up
+    assert proxy.faults == {"strip": 2}  # counted per answer it was taken from
+    proxy.clear_faults()
+    assert client.head_object(Bucket=bucket, Key="k")["ServerSideEncryption"] == "AES256"
+
+
 def test_connection_reset_mid_part_is_retried(proxied, proxy, bucket, payload_12mib):
     proxy.reset_next(op="UploadPart", path=r"partNumber=2", after_bytes=1 * MiB)
     client = proxied.client(**RETRYING)
