@@ -8,6 +8,7 @@ person wrote, other configs and other metadata keys stay as they are (huggingfac
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -63,22 +64,31 @@ def features_problem(schema: pa.Schema) -> str | None:
     # Imported here, as in `info_entry`: only a schema not seen before in this run needs it.
     from datasets import Features
 
+    def children(typ: pa.DataType, path: str) -> list[tuple[pa.DataType, str]]:
+        if pa.types.is_struct(typ):
+            return [(f.type, f"{path}.{f.name}") for f in typ.fields]
+        if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+            return [(typ.value_type, f"{path}[]")]
+        return []
+
+    def twice(typ: pa.DataType, path: str) -> str | None:
+        # A struct's features are a dict: `datasets` keeps the last of two fields of one name and drops the other's
+        # values without a word.
+        names = Counter(f.name for f in typ.fields) if pa.types.is_struct(typ) else Counter()
+        if dup := [name for name, n in names.items() if n > 1]:
+            return f"column {path!r} has the field name(s) {', '.join(dup)} more than once"
+        return next(filter(None, (twice(t, p) for t, p in children(typ, path))), None)
+
     def problem(typ: pa.DataType, path: str) -> str | None:
         try:
             Features.from_arrow_schema(pa.schema([("c", typ)]))
             return None
         except Exception:  # noqa: BLE001 - whatever `datasets` raises here, the card step would raise too
             pass
-        if pa.types.is_struct(typ):
-            children = [(f.type, f"{path}.{f.name}") for f in typ.fields]
-        elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
-            children = [(typ.value_type, f"{path}[]")]
-        else:
-            children = []
-        inner = next(filter(None, (problem(t, p) for t, p in children)), None)
+        inner = next(filter(None, (problem(t, p) for t, p in children(typ, path))), None)
         return inner or f"column {path!r} is {typ}, which a dataset card's features (datasets) cannot describe"
 
-    return next(filter(None, (problem(f.type, f.name) for f in schema)), None)
+    return next(filter(None, (twice(f.type, f.name) or problem(f.type, f.name) for f in schema)), None)
 
 
 def body_section(ds: DatasetConfig, shards: list[Shard], schema: pa.Schema) -> str:

@@ -243,6 +243,21 @@ def test_a_file_with_a_column_name_twice_is_rejected_saying_so(workspace, policy
     assert reasons(workspace) == {"train/c.parquet": "column name(s) x appear more than once"}
 
 
+def _twice(*types):
+    return pa.StructArray.from_arrays([pa.array([1, 2]).cast(t) for t in types], names=["x"] * len(types))
+
+
+@pytest.mark.parametrize(("column", "values", "path"), [
+    ("s", lambda: _twice(pa.int64(), pa.string()), "s"),
+    ("meta", lambda: pa.ListArray.from_arrays([0, 1, 2], pa.StructArray.from_arrays(
+        [_twice(pa.int64(), pa.int64())], ["in"])), "meta[].in"),
+])
+def test_a_struct_with_a_field_name_twice_is_rejected_at_any_depth(workspace, column, values, path):
+    # `datasets` describes such a struct with one of the two fields and drops the other's values without a word.
+    put(workspace, "train/a.parquet", pa.table({column: values()}))
+    assert reasons(workspace) == {"train/a.parquet": f"column {path!r} has the field name(s) x more than once"}
+
+
 MAP = pa.map_(pa.string(), pa.int64())
 
 
