@@ -7,6 +7,7 @@ person wrote, other configs and other metadata keys stay as they are (huggingfac
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from typing import Any
@@ -16,6 +17,11 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from upload_pipeline.config import DatasetConfig
 from upload_pipeline.staging import Shard, split_glob
+
+# A README with no metadata block yet (a person wrote it, or the repo's first) is usual here, and huggingface_hub
+# warns about it each time it is parsed: several times per publish, in every run's log, for nothing to fix.
+logging.getLogger("huggingface_hub.repocard").addFilter(
+    lambda record: not record.getMessage().startswith("Repo card metadata block was not found"))
 
 _CARD_FIELDS = ("license", "pretty_name", "tags", "task_categories", "language")
 _TEMPLATE = "# {{ title }}\n\n{{ description }}\n\n{{ section }}\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import datasets
 import pandas as pd
 import pyarrow as pa
@@ -74,6 +76,15 @@ def test_merge_into_a_card_without_markers_appends_the_section(workspace):
     assert card.begin_marker("default") in parsed.text
     assert parsed.data["license"] == "mit"  # set in the datasets file, so ours
     assert card.generated_metadata(merged, "default") == card.generated_metadata(generated, "default")
+
+
+def test_a_card_a_person_wrote_without_metadata_is_merged_without_a_warning(workspace, caplog):
+    ds = workspace.config().datasets[0]
+    generated = card.render_card(ds, [], pa.schema([("id", pa.int64())]), None)
+    with caplog.at_level(logging.WARNING):
+        merged = card.merge_card("# Notes\n\nWritten by hand.\n", generated, ds)
+    assert "Written by hand." in merged and merged.startswith("---\n")
+    assert caplog.records == []
 
 
 def test_only_one_config_is_default(workspace):
