@@ -269,3 +269,13 @@ def test_renames_are_synced_before_the_journal_is_removed(workspace, monkeypatch
     journal_written = next(i for i, event in renames.items() if event[3] == journal.JOURNAL)
     shard_came_from = next(event[2] for event in renames.values() if event[3] == "train-00000.parquet")
     assert ("sync", shard_came_from) in events[:journal_written]
+
+
+def test_a_shard_holding_several_landed_files_records_every_one_so_none_is_published_twice(workspace):
+    """The footer is the record of what is published: a file whose rows share a shard with another's (and a row
+    group) must be in it, or the next publish takes it for new and stages its rows a second time."""
+    landed = [workspace.land(f"train/{i}.parquet", rows=50, seed=i, start_id=i * 50) for i in range(3)]
+    run = publish(workspace)
+    assert [s.sources for s in run.written] == [tuple(hashlib.sha256(p.read_bytes()).hexdigest() for p in landed)]
+    again = publish(workspace)
+    assert again.written == [] and sum(s.rows for s in again.all_shards) == 150
