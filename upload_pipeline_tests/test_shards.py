@@ -279,3 +279,22 @@ def test_a_shard_holding_several_landed_files_records_every_one_so_none_is_publi
     assert [s.sources for s in run.written] == [tuple(hashlib.sha256(p.read_bytes()).hexdigest() for p in landed)]
     again = publish(workspace)
     assert again.written == [] and sum(s.rows for s in again.all_shards) == 150
+
+
+@pytest.mark.parametrize("step", ["land", "shard"])
+def test_the_landing_and_shards_steps_wait_while_another_process_writes_the_staged_tree(workspace, step):
+    """The delete job (or another run's step) holds the staging lock while it changes the staged tree and the
+    journal's scratch folder: a step of a publish run must not recover, read or write them meanwhile."""
+    workspace.land("train/a.parquet", rows=100)
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    steps.land(ds, paths)
+    before = paths.file("landed.json").read_bytes()
+    workspace.land("train/b.parquet", rows=10, seed=1, start_id=100)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (getattr(steps, step)(ds, paths), done.set()))
+    with steps.staging_lock(paths):
+        worker.start()
+        assert not done.wait(1.0)
+        assert paths.file("landed.json").read_bytes() == before and not (workspace.staged / "data").exists()
+    worker.join(30)
+    assert done.is_set()
