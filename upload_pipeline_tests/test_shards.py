@@ -298,3 +298,28 @@ def test_the_landing_and_shards_steps_wait_while_another_process_writes_the_stag
         assert paths.file("landed.json").read_bytes() == before and not (workspace.staged / "data").exists()
     worker.join(30)
     assert done.is_set()
+
+
+def test_a_delete_cut_by_a_crash_halfway_through_its_journal_is_finished_by_the_next_step(workspace, monkeypatch):
+    """Some shards of the withdrawn split deleted, the journal still there: the next step finishes it rather than
+    failing on the shard already gone (every later step, publish or delete, would fail the same way)."""
+    workspace.dataset(shard_size=30_000, row_group_rows=400)
+    workspace.land("train/a.parquet", rows=3000)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = workspace.stage()
+    assert len([p for p in staged_bytes(workspace) if p.startswith("data/train-")]) > 1
+    real_unlink = os.unlink
+
+    def crash_after_the_first_shard_deleted(path, *args, **kwargs):
+        real_unlink(path, *args, **kwargs)
+        if str(path).startswith(str(workspace.staged / "data" / "train-")):
+            raise KeyboardInterrupt("crash")
+
+    monkeypatch.setattr(os, "unlink", crash_after_the_first_shard_deleted)
+    with pytest.raises(KeyboardInterrupt):
+        delete_split(workspace, "train")
+    monkeypatch.undo()
+    assert (paths.file("pending") / journal.JOURNAL).exists()
+    run = publish(workspace)
+    assert run.written == [] and [(s.split, s.rows) for s in run.all_shards] == [("test", 20)]
+    assert not (paths.file("pending") / journal.JOURNAL).exists()
