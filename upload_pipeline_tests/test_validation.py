@@ -292,3 +292,17 @@ def test_files_with_rows_decide_the_schema_not_empty_ones(workspace):
     assert [f.status for f in landing.validation.files] == ["empty", "empty", "new"]
     assert [(r.relpath, r.reason) for r in landing.rejected] == [("test/part-0.parquet", (
         "schema differs from the dataset's: column 'text' is int64 here but string in the dataset"))]
+
+
+def test_a_file_validated_under_another_dataset_schema_is_judged_again(workspace):
+    """The validation cache keeps a verdict for one dataset schema. Files landing before anything is staged may
+    outvote the schema an earlier file was accepted under: that file is then rejected, not waved through to fail
+    the shards step on every run (whose advice, validating again, would hit the same cached verdict)."""
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    put(workspace, "train/a.parquet", pa.table({"id": [0, 1]}))
+    assert steps.land(ds, paths).rejected == []  # alone, its schema is the dataset's
+    put(workspace, "train/b.parquet", pa.table({"id": ["2", "3"]}))
+    put(workspace, "train/c.parquet", pa.table({"id": ["4", "5"]}))
+    got = reasons(workspace)
+    assert list(got) == ["train/a.parquet"] and "column 'id' is int64 here but string" in got["train/a.parquet"]
+    assert sum(s.rows for s in steps.shard(ds, paths).all_shards) == 4
