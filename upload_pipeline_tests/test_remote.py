@@ -4,6 +4,7 @@ lost or never filled publishes nothing."""
 from __future__ import annotations
 
 import io
+import shutil
 
 import datasets
 import pytest
@@ -12,6 +13,8 @@ from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
 from upload_pipeline import remote, steps
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline.providers.local_hub import LocalHubResource
+from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline_tests.conftest import WRITE_TOKEN
 from upload_pipeline_tests.test_providers.conftest import s3_provider, stage
 from upload_pipeline_tests.test_providers.test_s3 import read_back
@@ -116,3 +119,25 @@ def test_nothing_published_tells_a_dataset_not_landed_yet_from_a_lost_staging(wo
     steps.write_card(ds, paths)
     for provider, target, role in ((hub, ds.hub, "hub"), (s3, ds.s3, "s3")):
         assert not remote.nothing_published(provider, target, ds, paths, role)
+
+
+def test_a_staging_lost_after_the_dataset_was_staged_again_is_refused_not_taken_for_the_deletes(workspace):
+    """The delete job's note that it emptied staging holds only until shards are staged again: a staging lost
+    after that (a new machine, deleted by hand) is refused like any other, so the nightly reconcile wipes nothing."""
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    publish_both(hub, s3, ds, paths)
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
+    publish_both(hub, s3, ds, paths)  # the copies follow the emptied tree
+    workspace.land("train/b.parquet", rows=5, seed=9, start_id=100)
+    ds, paths = workspace.stage()
+    publish_both(hub, s3, ds, paths)
+    published = hub.remote_tree(ds.hub), s3.remote_tree(ds.s3)
+    assert "data/train-00000.parquet" in published[0]
+    shutil.rmtree(paths.staged)
+    for role in ("hub", "s3"):
+        with pytest.raises(remote.NothingStaged):
+            remote.sync_request(ds, paths, role, "publish")
+    assert (hub.remote_tree(ds.hub), s3.remote_tree(ds.s3)) == published
