@@ -141,3 +141,20 @@ def test_a_staging_lost_after_the_dataset_was_staged_again_is_refused_not_taken_
         with pytest.raises(remote.NothingStaged):
             remote.sync_request(ds, paths, role, "publish")
     assert (hub.remote_tree(ds.hub), s3.remote_tree(ds.s3)) == published
+
+
+def test_a_staged_card_edited_to_the_same_size_is_published_again(workspace):
+    """The staged tree's hash cache is keyed by size and mtime: a card a person edited without changing its length
+    is hashed again and uploaded, not taken for the one the copy has (which the check would not notice either)."""
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "publish"))
+    readme = paths.staged / "README.md"
+    edited = readme.read_text().replace("published by upload_pipeline.", "published by our ML platform.")
+    assert len(edited) == len(readme.read_text()) and edited != readme.read_text()
+    readme.write_text(edited)
+    assert steps.write_card(ds, paths) == edited  # a person's prose is kept
+    result = remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "publish"))
+    assert [u.path for u in result.plan.uploads] == ["README.md"]
+    assert s3.read_text(ds.s3, "README.md") == edited and remote.differences(s3, ds.s3, ds, paths, "s3") == []
