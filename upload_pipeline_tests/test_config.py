@@ -103,6 +103,9 @@ def test_sizes_are_read_with_units(tmp_path):
      "datasets[1].card.license: 'apache-2.0' differs from datasets[0]'s ('a') 'mit'; they share the Hub repo o/r"),
     ("datasets: [{name: a, s3: {bucket: bkt, prefix: x}}, {name: b, s3: {bucket: bkt, prefix: x/y}}]",
      "datasets[1].s3.prefix: 'x/y' overlaps datasets[0]'s ('a') 'x' in the bucket bkt"),
+    # the other way round: the second dataset's mirror would delete the first one's objects under x/y/
+    ("datasets: [{name: a, s3: {bucket: bkt, prefix: x/y}}, {name: b, s3: {bucket: bkt, prefix: x}}]",
+     "datasets[1].s3.prefix: 'x' overlaps datasets[0]'s ('a') 'x/y' in the bucket bkt"),
     ("datasets: [{name: a, s3: {bucket: bkt}}, {name: b, s3: {bucket: bkt, prefix: y}}]",
      "datasets[1].s3.prefix: 'y' overlaps datasets[0]'s ('a') '' in the bucket bkt"),
     ("paths: {landing: x}", "datasets: Field required"),
