@@ -7,12 +7,14 @@ import shutil
 import threading
 import time
 
+import dagster as dg
 import datasets
 import pytest
 import yaml
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
 
 from upload_pipeline import remote, steps
+from upload_pipeline.definitions import build_definitions
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.base import ProviderError
 from upload_pipeline.providers.hf_hub import HfHubResource
@@ -186,3 +188,23 @@ def test_a_shard_a_running_copy_adds_is_deleted_with_its_split(workspace):
     assert not worker.is_alive() and errors == []
     assert sorted(hub.remote_tree(ds.hub)) == ["README.md", "data/train-00000.parquet"]
     assert {k: v.num_rows for k, v in datasets.load_dataset(str(hub.repo_dir(ds.hub))).items()} == {"train": 20}
+
+
+def test_a_delete_job_run_without_confirm_fails_and_changes_nothing(workspace):
+    """confirm defaults to false: a delete_from_hub run launched without it (a typo in the launchpad, a copied
+    run config) deletes nothing from the Hub and withdraws nothing from staging."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    ds, paths = workspace.config().datasets[0], workspace.paths()
+    commits, tree = len(hub.commits(ds.hub)), hub.remote_tree(ds.hub)
+    defs = build_definitions(workspace.config(), environ={})
+    rc = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "split": "test"}}}}
+    result = defs.resolve_job_def("delete_from_hub").execute_in_process(
+        run_config=rc, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    assert "without confirm: true" in result.failure_data_for_node("delete_paths").error.to_string()
+    assert len(hub.commits(ds.hub)) == commits and hub.remote_tree(ds.hub) == tree
+    assert staged_names(workspace) == ["test-00000.parquet", "train-00000.parquet"]
+    assert not paths.file("withdrawn.json").exists()
