@@ -6,6 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
+
+from upload_pipeline.definitions import build_definitions
 from upload_pipeline_tests.conftest import settle
 from upload_pipeline_tests.hub_server import HubServer
 from upload_pipeline_tests.hub_server.testing import subprocess_env
@@ -44,3 +49,17 @@ def test_the_hub_token_never_leaves_the_environment(sample_copy, tmp_path):  # n
         # the event log (sqlite), compute logs, staging, state, the embedded remotes and what the server stored
         for root in (home, sample_copy / "data", tmp_path / "hub-root"):
             assert grep_tree(root, CANARY.encode()) == []
+
+
+@pytest.mark.filterwarnings("ignore:Property `ScheduleDefinition.environment_vars` is deprecated:DeprecationWarning")
+def test_no_credential_is_in_the_definitions_the_ui_shows(workspace):
+    """What the webserver loads and shows of the code location (resources and their config included) names the
+    variables holding credentials, never their values: the Slack token as much as the Hub's and S3's."""
+    secrets = {"HF_TOKEN": CANARY, "AWS_ACCESS_KEY_ID": "AKIACANARY7F3A9C",
+               "AWS_SECRET_ACCESS_KEY": "canary/aws/secret", "AWS_SESSION_TOKEN": "canary-aws-session",
+               "SLACK_BOT_TOKEN": "xoxb-canary-slack"}
+    defs = build_definitions(workspace.config(), environ={**secrets, "UPLOAD_PIPELINE_HUB": "hf",
+                                                          "UPLOAD_PIPELINE_S3": "s3"})
+    shown = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
+    assert all(name in shown for name in secrets)  # the resources are in it, naming their variables
+    assert [name for name, value in secrets.items() if value in shown] == []
