@@ -207,3 +207,22 @@ def test_staging_lost_while_the_copies_have_the_dataset_fails_the_publish_and_wi
     failures = [e.step_key for e in result.all_events if e.is_step_failure]
     assert sorted(failures) == ["ds__hub_copy", "ds__s3_copy"]
     assert sorted(p.name for p in hub_repo.rglob("*.parquet")) == published
+
+
+def test_row_check_fails_when_a_valid_landed_file_is_in_no_shard(workspace):
+    """A staged shard lost by hand: its landed file is valid and counted published, yet in no shard. The check
+    blocks the copies, which would otherwise mirror the loss and delete its rows from the Hub and S3."""
+    workspace.land("train/a.parquet", rows=80)
+    workspace.land("test/a.parquet", rows=20, seed=1)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_all(workspace, instance).success
+    assert materialize_all(workspace, instance).success  # landed_files now lists both files as published
+    (workspace.staged / "data" / "test-00000.parquet").unlink()
+    defs = build_definitions(workspace.config(), environ={})
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["ds", name]) for name in ("shards", "dataset_card", "hub_copy", "s3_copy")])
+    assert checks(result)["shards:rows_conserved"] == (False, "ERROR") and not result.success
+    assert set(materialized(result)) == {"shards"}
+    for copy in ("hub/tests/ds", "s3/test-bucket/datasets/ds"):
+        assert (workspace.root / "remote" / copy / "data" / "test-00000.parquet").is_file()
