@@ -226,3 +226,17 @@ def test_row_check_fails_when_a_valid_landed_file_is_in_no_shard(workspace):
     assert set(materialized(result)) == {"shards"}
     for copy in ("hub/tests/ds", "s3/test-bucket/datasets/ds"):
         assert (workspace.root / "remote" / copy / "data" / "test-00000.parquet").is_file()
+
+
+def test_schema_check_fails_when_a_shard_has_another_schema(workspace):
+    workspace.land("train/a.parquet", rows=80)
+    workspace.land("test/a.parquet", rows=20, seed=1)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_all(workspace, instance).success
+    shard = workspace.staged / "data" / "train-00000.parquet"
+    meta = pq.read_metadata(shard).metadata
+    pq.write_table(pq.read_table(shard).drop_columns(["tags"]).replace_schema_metadata(meta), shard)
+    result = materialize_all(workspace, instance)  # same rows, same footer record: only the schema tells
+    assert checks(result)["shards:schema_consistent"] == (False, "ERROR")
+    assert checks(result)["shards:rows_conserved"] == (True, "ERROR")
+    assert not result.success and "hub_copy" not in materialized(result)
