@@ -204,3 +204,18 @@ def test_sensor_run_publishes_everything_in_one_run(workspace):
     log = (workspace.root / "remote/hub/tests/ds/.hub/commits.jsonl").read_text().splitlines()
     assert len(log) == 1  # both files, both splits: one commit
     assert sum(s.rows for s in read_shards(workspace.config().datasets[0], workspace.staged)) == 15
+
+
+def test_a_rejected_file_fixed_in_place_asks_for_a_run_of_its_own(workspace):
+    """A file the last run rejected, rewritten where it lies, is looked at again by itself: not left out until some
+    other file happens to land."""
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    bad = workspace.landing / "train/b.parquet"
+    bad.write_bytes(b"not parquet at all")
+    settle(bad)
+    assert publish(workspace, instance).success
+    assert "nothing new" in reason(tick(workspace, instance))
+    datagen.write(bad, 10, seed=1, start_id=10)
+    settle(bad)
+    assert len(tick(workspace, instance).run_requests) == 1
