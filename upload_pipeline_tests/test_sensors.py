@@ -219,3 +219,17 @@ def test_a_rejected_file_fixed_in_place_asks_for_a_run_of_its_own(workspace):
     datagen.write(bad, 10, seed=1, start_id=10)
     settle(bad)
     assert len(tick(workspace, instance).run_requests) == 1
+
+
+def test_files_the_delete_job_withdrew_ask_for_no_run(workspace):
+    """Their rows were taken out on purpose and are never published again: no run is asked for them, and they do
+    not join (or date) later batches."""
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    workspace.land("test/a.parquet", rows=5, seed=2)
+    assert publish(workspace, instance).success
+    defs = build_definitions(workspace.config(), environ={})
+    rc = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "split": "test",
+                                              "confirm": True}}}}
+    assert defs.resolve_job_def("delete_from_hub").execute_in_process(run_config=rc, instance=instance).success
+    assert "nothing new" in reason(tick(workspace, instance))
