@@ -202,3 +202,15 @@ def test_after_the_whole_dataset_is_deleted_no_empty_archive_is_made(workspace):
     assert meta["s3_archive"]["status"].value == "nothing staged"
     assert sorted(p.name for p in archives.iterdir()) == before
     assert not [p for p in (workspace.root / "remote/s3/test-bucket/datasets/ds").rglob("*.parquet")]
+
+
+def test_an_archive_gone_from_the_bucket_is_uploaded_again(staged_ds, moto, bucket):
+    """The history says the tree was archived; the bucket has the last word (a lifecycle rule or a person may
+    have removed the object): a tree whose archive is gone is archived again, not reported unchanged."""
+    ds, paths = staged_ds
+    first = publish_archive(s3_provider(moto.endpoint), ds.s3, "ds", paths, "v1")
+    moto.client().delete_object(Bucket=bucket, Key=KEY)
+    again = publish_archive(s3_provider(moto.endpoint), ds.s3, "ds", paths, "v1")
+    assert again.status == "uploaded" and again.sha256 == first.sha256
+    body = moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == first.sha256
