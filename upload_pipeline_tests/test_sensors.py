@@ -233,3 +233,13 @@ def test_files_the_delete_job_withdrew_ask_for_no_run(workspace):
                                               "confirm": True}}}}
     assert defs.resolve_job_def("delete_from_hub").execute_in_process(run_config=rc, instance=instance).success
     assert "nothing new" in reason(tick(workspace, instance))
+
+
+def test_a_batch_whose_run_was_canceled_is_asked_for_again(workspace):
+    """A run someone canceled (a stuck upload, say) did not publish its batch: like a failed one it is retried,
+    not taken for a batch that has its run, which would leave the files waiting until others land."""
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)
+    key = tick(workspace, instance).run_requests[0].tags[sensors.BATCH_TAG]
+    add_run(instance, key, dg.DagsterRunStatus.CANCELED)
+    assert [r.run_key for r in tick(workspace, instance).run_requests] == [f"{key}-1"]
