@@ -234,3 +234,22 @@ def test_a_file_with_an_empty_row_group_is_rewritten_and_the_staged_tree_loads(c
     steps.write_card(ds, paths)
     loaded = datasets.load_dataset(str(copying_workspace.staged), cache_dir=str(copying_workspace.root / "cache"))
     assert loaded["train"]["id"] == list(range(30))
+
+
+def test_a_file_rewritten_in_place_while_it_is_copied_is_refused(copying_workspace, monkeypatch):
+    """A writer that rewrites the landed file while it is copied leaves a copy of bytes nobody validated, under the
+    content hash of the old ones: the step refuses it and stages nothing."""
+    ws = copying_workspace
+    a = land(ws, "train/a.parquet", 100)
+    ds, paths = ws.config().datasets[0], ws.paths()
+    steps.land(ds, paths)
+    real_copy = copying.copy_file
+
+    def copy_while_rewritten(src, dst):
+        land(ws, "train/a.parquet", 120, seed=9)  # the writer gets there first
+        real_copy(src, dst)
+
+    monkeypatch.setattr(copying, "copy_file", copy_while_rewritten)
+    with pytest.raises(RuntimeError, match="train/a.parquet: changed since it was validated"):
+        steps.shard(ds, paths)
+    assert not (ws.staged / "data").exists() and a.exists()
