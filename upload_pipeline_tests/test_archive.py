@@ -214,3 +214,19 @@ def test_an_archive_gone_from_the_bucket_is_uploaded_again(staged_ds, moto, buck
     assert again.status == "uploaded" and again.sha256 == first.sha256
     body = moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == first.sha256
+
+
+def test_a_kept_archive_damaged_since_is_built_again_not_reused(staged_ds, moto, bucket, proxied, proxy):
+    """The archive a failed upload kept is reused only while its bytes are the ones its sidecar names: a damaged
+    one would fail its upload's checksum on every retry, and the dataset would never be archived again."""
+    ds, paths = staged_ds
+    proxy.fail_next(1, status=500, op="PutObject")
+    with pytest.raises(ProviderError):
+        publish_archive(s3_provider(proxied, attempts=1), ds.s3, "ds", paths, "v1")
+    kept = paths.file(archive.TMP_DIR) / "ds-v1.tar.gz"
+    built = kept.read_bytes()
+    kept.write_bytes(built[:-100] + bytes(100))  # e.g. a disk error, or a tool that touched the state folder
+    record = publish_archive(s3_provider(proxied), ds.s3, "ds", paths, "v1")
+    assert record.status == "uploaded" and not record.reused_temp
+    assert record.sha256 == hashlib.sha256(built).hexdigest()
+    assert moto.client().get_object(Bucket=bucket, Key=KEY)["Body"].read() == built
