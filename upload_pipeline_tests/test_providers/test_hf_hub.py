@@ -15,6 +15,7 @@ from upload_pipeline.card import generated_metadata
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers.base import MissingCredentials, ProviderError
 from upload_pipeline.providers.hf_hub import HfHubResource
+from upload_pipeline.providers.hf_retry import with_retries
 from upload_pipeline_tests.conftest import READ_TOKEN, WRITE_TOKEN
 
 REPO = "tests/ds"
@@ -276,3 +277,32 @@ def test_delete_a_split_then_the_config_each_in_one_commit(workspace, hub_server
     assert not card.data.get("configs") and not card.data.get("dataset_info")
     assert not [f for f in HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).list_repo_files(
         REPO, repo_type="dataset") if f.startswith("data/")]
+
+
+def test_a_publish_in_parts_reports_the_merge_commit_on_main(workspace, hub_server):
+    """The result's commit is what `main` is now (the archive and the audit name it), not the PR's last commit."""
+    workspace.dataset(shard_size=5000, row_group_rows=100)
+    workspace.land("train/a.parquet", rows=1000)
+    result = publish(workspace, provider(hub_server, max_operations_per_commit=3))
+    assert result.metadata["commits"] > 1
+    [merge] = user_commits(hub_server)
+    assert result.commit_id == merge["id"] != hub_server.refs(REPO)["prs"]["1"]
+
+
+def test_a_token_that_may_not_create_the_repo_is_refused_without_retries(workspace, hub_server):
+    workspace.land("train/a.parquet", rows=50)
+    with pytest.raises(ProviderError, match="403"):
+        publish(workspace, provider(hub_server, token=READ_TOKEN))
+    assert [r.kind for r in hub_server.counters.log if r.status == 403] == ["repo_create"]  # asked once
+
+
+def test_retry_after_is_honoured_and_capped(hub_server):
+    """The wait before a retry is the server's Retry-After, at most max_wait: never a backoff of our own that
+    comes back too early, nor an hour's sleep."""
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    hub_server.faults.fail_next(1, kind="repo_info", status=429, retry_after=7)
+    hub_server.faults.fail_next(1, kind="repo_info", status=503, retry_after=3600)
+    slept = []
+    info = with_retries("read", lambda: api.repo_info(REPO, repo_type="dataset"), sleep=slept.append)
+    assert info.sha and slept == [7, 30]
