@@ -8,6 +8,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 from upload_pipeline import remote
 from upload_pipeline.delete import DeleteRequest, delete_from_hub
+from upload_pipeline.providers import hf_pr
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline_tests.conftest import WRITE_TOKEN
 
@@ -146,3 +147,35 @@ def test_publishes_taking_an_emptied_dataset_out_keep_one_open_pull_request(work
 
 def hf_pr_num(result) -> int:
     return int(result.metadata["pull_request"].rstrip("/").rsplit("/", 1)[1])
+
+
+def test_a_pull_request_closed_by_a_reviewer_is_not_taken_for_the_publish(workspace, hub, api):
+    """Only open pull requests can hold a publish: a closed one is never merged, so the publish opens a new one
+    rather than answering with it and leaving nothing to merge."""
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")
+    api.change_discussion_status(REPO, 1, new_status="closed", repo_type="dataset")
+    result = publish(workspace, hub, "bbbbbbbb")
+    assert not result.plan.noop and result.metadata["pull_request"].endswith("/discussions/2")
+    assert prs(api) == [(2, message("bbbbbbbb"))] and prs(api, "closed") == [(1, message("aaaaaaaa"))]
+
+
+def test_an_open_pull_request_holding_the_publish_closes_the_older_ones_a_crash_left(workspace, hub, api, monkeypatch):
+    """A run stopped between opening its pull request and closing the one it supersedes leaves two open: the next
+    publish, held by the newest, closes the older, which merged after it would put back a stale card."""
+    workspace.land("train/a.parquet", rows=50)
+    publish(workspace, hub, "aaaaaaaa")
+    workspace.land("train/b.parquet", rows=20, seed=2, start_id=50)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("stopped before closing the superseded pull request")
+
+    monkeypatch.setattr(hf_pr, "supersede", crash)
+    with pytest.raises(KeyboardInterrupt):
+        publish(workspace, hub, "bbbbbbbb")
+    monkeypatch.undo()
+    assert [num for num, _ in prs(api)] == [1, 2]
+
+    result = publish(workspace, hub, "cccccccc")
+    assert result.plan.noop and result.metadata["pull_request"].endswith("/discussions/2")
+    assert prs(api) == [(2, message("bbbbbbbb"))] and prs(api, "closed") == [(1, message("aaaaaaaa"))]
