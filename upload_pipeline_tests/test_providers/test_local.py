@@ -200,3 +200,36 @@ def test_local_s3_reads_only_the_objects_that_changed_since_the_last_plan(worksp
     assert read == ["train-00000.parquet"]
     assert remote.differences(s3, ds.s3, ds, paths, "s3") == []
     assert not (s3.folder(ds.s3) / ".hashes").exists()  # the cache is not in the mirror
+
+
+def test_local_hub_leaves_a_config_whose_folder_name_starts_like_ours(workspace):
+    """The default config owns `data/`; another config sharing the repo may be named `data_v2`: its folder
+    starts with the same letters without being inside ours, so a sync neither deletes it nor reports it."""
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    repo = hub.repo_dir(ds.hub)
+    (repo / "data_v2").mkdir()
+    (repo / "data_v2" / "train-00000.parquet").write_bytes(b"theirs")
+    assert remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "again")).plan.noop
+    assert (repo / "data_v2" / "train-00000.parquet").read_bytes() == b"theirs"
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
+
+
+def test_the_check_tells_a_hub_card_whose_metadata_for_this_config_is_stale(workspace):
+    """The Hub's card is compared by this config's generated metadata: one put back to an older version (a hand
+    edit, a revert) fails the check, though every shard is there."""
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    readme = hub.repo_dir(ds.hub) / "README.md"
+    old_card = readme.read_text()
+    workspace.land("train/b.parquet", rows=5, seed=1)
+    workspace.stage()
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "second"))
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == []
+    readme.write_text(old_card)
+    assert remote.differences(hub, ds.hub, ds, paths, "hub") == [
+        "README.md: this config's metadata differs from the staged card"]
