@@ -208,3 +208,18 @@ def test_a_delete_job_run_without_confirm_fails_and_changes_nothing(workspace):
     assert len(hub.commits(ds.hub)) == commits and hub.remote_tree(ds.hub) == tree
     assert staged_names(workspace) == ["test-00000.parquet", "train-00000.parquet"]
     assert not paths.file("withdrawn.json").exists()
+
+
+def test_deleting_the_default_config_leaves_a_config_whose_folder_starts_with_data(workspace):
+    """The default config's folder is `data`; a config sharing the repo may be named `data_v2`: the folder goes
+    with what is inside it, not with every path that starts with its name."""
+    workspace.land("train/a.parquet", rows=20)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    ds = workspace.config().datasets[0]
+    repo = hub.repo_dir(ds.hub)
+    (repo / "data_v2").mkdir()
+    (repo / "data_v2" / "train-00000.parquet").write_bytes(b"theirs")
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
+    assert hub.commits(ds.hub)[-1]["deleted"] == ["data/train-00000.parquet"]
+    assert (repo / "data_v2" / "train-00000.parquet").read_bytes() == b"theirs"
