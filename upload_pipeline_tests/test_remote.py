@@ -158,3 +158,17 @@ def test_a_staged_card_edited_to_the_same_size_is_published_again(workspace):
     result = remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "publish"))
     assert [u.path for u in result.plan.uploads] == ["README.md"]
     assert s3.read_text(ds.s3, "README.md") == edited and remote.differences(s3, ds.s3, ds, paths, "s3") == []
+
+
+def test_a_keep_policy_copy_holding_the_dataset_is_not_taken_for_an_empty_one(workspace):
+    """Under `keep` a sync deletes nothing, yet what is under the prefix is the dataset's: with staging lost, the
+    asset must fail loudly instead of reporting "nothing landed yet"."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.dataset(s3={"bucket": "test-bucket", "prefix": "datasets/ds", "delete_policy": "keep"})
+    ds, paths = workspace.stage()
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "publish"))
+    for shard in (paths.staged / "data").glob("*.parquet"):
+        shard.unlink()
+    assert steps.write_card(ds, paths) == ""
+    assert not remote.nothing_published(s3, ds.s3, ds, paths, "s3")
