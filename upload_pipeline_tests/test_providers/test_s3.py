@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
@@ -222,3 +223,63 @@ def test_the_provider_is_chosen_by_environment_with_boto3s_own_variables(workspa
     assert provider.state_dir == str(workspace.root / "state")
     with pytest.raises(ProviderError, match="AWS_RETRY_MODE='legacy'"):
         build_resources(workspace.config(), {**env, "AWS_RETRY_MODE": "legacy"})
+
+
+def test_a_failed_upload_deletes_nothing(workspace, moto, bucket, proxied, proxy):
+    """Uploads first, deletions after: a sync whose upload fails leaves the objects it would have deleted, so the
+    copy under the prefix stays the last whole one."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    ds, paths = stage(workspace, bucket)
+    publish(s3_provider(proxied, attempts=1), ds, paths)
+    published = read_back(moto.client(), bucket)
+    (paths.staged / "data" / "test-00000.parquet").unlink()
+    add_blob(workspace, size=MiB)
+    proxy.reset_counters()
+    proxy.fail_next(1, status=500, op="PutObject")
+    with pytest.raises(ProviderError, match="the server kept failing"):
+        publish(s3_provider(proxied, attempts=1), ds, paths)
+    assert proxy.counts["DeleteObjects"] == 0 and read_back(moto.client(), bucket) == published
+
+
+def test_a_multipart_file_changed_after_the_plan_fails_the_verification(workspace, moto, bucket):
+    """The bytes sent are not the staged ones (changed in place, same size, between the plan and the upload): the
+    parts' checksums agree with what was read, so only the staged sha256, recomputed in the same read, tells."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    blob = add_blob(workspace)
+
+    def change_in_place(plan):
+        data = bytearray(blob.read_bytes())
+        data[-1] ^= 0xFF
+        blob.write_bytes(bytes(data))
+
+    request = remote.sync_request(ds, paths, "s3", "publish")
+    with pytest.raises(ProviderError, match="integrity check failed after upload: the server's SHA256 checksum"):
+        remote.sync(s3_provider(moto.endpoint), ds.s3, request, before_apply=change_in_place)
+    assert "extra/blob.bin" not in read_back(moto.client(), bucket)  # not left with our sha256 on other bytes
+
+
+def test_without_server_checksums_a_file_grown_after_the_plan_fails_on_its_size(workspace, moto, bucket):
+    """With Content-MD5 alone (radosgw Pacific) the HEAD has no checksum to compare: the size is what tells."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket)
+    shard = paths.staged / "data" / "train-00000.parquet"
+    request = remote.sync_request(ds, paths, "s3", "publish")
+    with pytest.raises(ProviderError, match=r"integrity check failed after upload: size \d+ remotely"):
+        remote.sync(s3_provider(moto.endpoint, upload_checksum="content_md5"), ds.s3, request,
+                    before_apply=lambda plan: shard.write_bytes(shard.read_bytes() + b"appended"))
+    assert "data/train-00000.parquet" not in read_back(moto.client(), bucket)
+
+
+def test_a_folder_of_more_than_a_thousand_objects_is_deleted_whole(workspace, moto, bucket):
+    """A listing comes in pages of 1000 keys and DeleteObjects takes 1000 at most: both are paged."""
+    ds = workspace.dataset(s3={"bucket": bucket, "prefix": "datasets/ds"})
+    client = moto.client()
+    keys = [f"{PREFIX}old/{i:04d}.bin" for i in range(1001)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=b"x"), keys))
+    client.put_object(Bucket=bucket, Key=PREFIX + "kept.bin", Body=b"x")
+    result = s3_provider(moto.endpoint).delete_paths(ds.s3, ["old"], "drop old")
+    assert result.plan.deletes == [key[len(PREFIX):] for key in keys]
+    assert list(read_back(client, bucket)) == ["kept.bin"]
