@@ -155,3 +155,16 @@ def test_the_dry_run_says_which_uploads_are_only_for_their_encryption(workspace,
     result = defs.resolve_job_def("dry_run").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     report = result.output_for_node("plan_publish")["ds"]["s3"]
     assert sorted(report["reencrypt"]) == sorted(report["upload"]) == sorted(staged(paths))
+
+
+def test_objects_encrypted_with_another_kms_key_are_sent_again_with_the_datasets(workspace, moto, bucket, tmp_path):
+    """The dataset's sse_kms_key_id changed (a key rotated out, a key per environment): the objects, same bytes
+    and same algorithm, are encrypted with the old key, so they are sent again under the new one."""
+    workspace.land("train/a.parquet", rows=50)
+    publish(s3_provider(moto.endpoint, tmp_path / "state"),
+            *stage(workspace, bucket, sse="aws:kms", sse_kms_key_id="old-key"))
+    ds, paths = stage(workspace, bucket, sse="aws:kms", sse_kms_key_id="new-key")
+    result = publish(s3_provider(moto.endpoint, tmp_path / "state"), ds, paths)
+    assert result.plan.reencrypted == sorted(staged(paths)) and result.plan.unchanged == 0
+    for path in staged(paths):
+        assert moto.client().head_object(Bucket=bucket, Key=PREFIX + path)["SSEKMSKeyId"].endswith("new-key")
