@@ -119,3 +119,20 @@ def test_a_continued_upload_ends_encrypted_as_the_dataset_asks(workspace, moto, 
     assert client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
     assert read_back(client, bucket) == staged(paths)
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket, Prefix=PREFIX)
+
+
+def test_an_unfinished_upload_started_with_another_storage_class_is_aborted(workspace, moto, bucket):
+    """The object of a continued upload gets the storage class its upload was started with: one started otherwise
+    than the dataset's `storage_class` asks is aborted and the file sent whole, in the class asked for."""
+    workspace.land("train/a.parquet", rows=50)
+    ds, paths = stage(workspace, bucket, storage_class="STANDARD_IA")
+    blob = add_blob(workspace).read_bytes()
+    client, key = moto.client(), PREFIX + "extra/blob.bin"
+    up = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256",
+                                        Metadata={"sha256": hashlib.sha256(blob).hexdigest()})  # STANDARD
+    client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=1, Body=blob[:5 * MiB],
+                       ChecksumAlgorithm="SHA256")
+    result = publish(s3_provider(moto.endpoint), ds, paths)
+    assert (result.metadata["uploads_continued"], result.metadata["stale_uploads_aborted"]) == (0, 1)
+    assert client.head_object(Bucket=bucket, Key=key).get("StorageClass") == "STANDARD_IA"
+    assert read_back(client, bucket) == staged(paths)
