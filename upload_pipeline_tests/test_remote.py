@@ -172,3 +172,16 @@ def test_a_keep_policy_copy_holding_the_dataset_is_not_taken_for_an_empty_one(wo
         shard.unlink()
     assert steps.write_card(ds, paths) == ""
     assert not remote.nothing_published(s3, ds.s3, ds, paths, "s3")
+
+
+def test_taking_the_dataset_out_of_a_repo_that_is_gone_is_nothing_to_do(workspace, hub_server):
+    """After the delete job, the repo itself was deleted (or the revision's branch): there is nothing to take the
+    dataset out of, so the publish is a no-op rather than an error."""
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
+    HfApi(endpoint=hub_server.url, token=WRITE_TOKEN).delete_repo(REPO, repo_type="dataset")
+    result = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "publish"))
+    assert result.plan.noop and result.commit_id is None and not hub_server.repo_exists(REPO)
