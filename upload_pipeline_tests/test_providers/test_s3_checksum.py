@@ -87,11 +87,12 @@ def test_a_fixed_mode_sends_its_digests_without_probing(workspace, moto, bucket,
     assert hashlib.sha256(blob).hexdigest() == staged(paths)["extra/blob.bin"]
 
 
+@pytest.mark.parametrize("skip", [0, 1])  # the part with the right SHA256, or the one with a wrong one
 def test_a_probe_refused_for_another_reason_fails_the_sync_and_leaves_nothing(workspace, moto, bucket, proxied,
-                                                                            proxy):
+                                                                            proxy, skip):
     workspace.land("train/a.parquet", rows=50)
     ds, paths = stage(workspace, bucket)
-    proxy.fail_next(1, status=403, code="AccessDenied", op="UploadPart")
+    proxy.fail_next(1, status=403, code="AccessDenied", op="UploadPart", skip=skip)
     with pytest.raises(ProviderError, match="learn which checksums") as raised:
         publish(s3_provider(proxied), ds, paths)
     assert "access denied (403)" in str(raised.value)
