@@ -233,3 +233,14 @@ def test_the_check_tells_a_hub_card_whose_metadata_for_this_config_is_stale(work
     readme.write_text(old_card)
     assert remote.differences(hub, ds.hub, ds, paths, "hub") == [
         "README.md: this config's metadata differs from the staged card"]
+
+
+def test_local_hub_delete_of_nothing_there_makes_no_commit(workspace):
+    """A delete that changes nothing (a delete job run again) records no empty commit, as on the Hub."""
+    hub = LocalHubResource(root=str(workspace.root / "remote" / "hub"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    first = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", "first"))
+    result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test", readme=lambda card: None)
+    assert result.plan.noop and result.commit_id == first.commit_id
+    assert [c["message"] for c in hub.commits(ds.hub)] == ["first"]
