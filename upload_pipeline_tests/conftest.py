@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,27 @@ class Workspace:
         path = datagen.write(self.landing / relpath, rows, seed=seed, start_id=start_id, **kwargs)
         settle(path)
         return path
+
+
+@pytest.fixture
+def file_syncs(monkeypatch) -> list[tuple]:
+    """The fsyncs of regular files, ("sync", inode), and the renames, ("rename", inode, new name), made while the
+    test runs, in order (the calls are still made): what a power loss could leave is read from their order."""
+    events: list[tuple] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            events.append(("sync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("rename", os.stat(src).st_ino, os.path.basename(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
 
 
 def settle(path: Path) -> None:

@@ -326,29 +326,15 @@ def test_a_delete_cut_by_a_crash_halfway_through_its_journal_is_finished_by_the_
 
 
 @pytest.mark.parametrize("copy_fitting_files", [False, True])
-def test_every_shard_is_on_disk_before_the_journal_that_moves_it_in(workspace, monkeypatch, copy_fitting_files):
+def test_every_shard_is_on_disk_before_the_journal_that_moves_it_in(workspace, copy_fitting_files, request):
     """The journal says the shards are complete: after a power loss it moves them in as they are, so their bytes
     (written, or copied from a landed file) are fsynced before it is written (os calls recorded, still made)."""
     workspace.dataset(copy_fitting_files=copy_fitting_files, compression="snappy", shard_size=30_000,
                       row_group_rows=400)
     workspace.land("train/a.parquet", rows=3000)
     workspace.land("test/a.parquet", rows=20, seed=4)  # fits: copied with copy_fitting_files
-    events = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd):
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            events.append(("sync", os.fstat(fd).st_ino))
-        real_fsync(fd)
-
-    def replace(src, dst):
-        events.append(("rename", os.stat(src).st_ino, os.path.basename(dst)))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = request.getfixturevalue("file_syncs")  # from here on: landing the files above is not recorded
     run = publish(workspace)
-    monkeypatch.undo()
     assert len(run.written) > 2 and bool(run.copied) == copy_fitting_files
     journal_written = next(i for i, e in enumerate(events) if e[0] == "rename" and e[2] == journal.JOURNAL)
     for shard in run.written:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 
 from upload_pipeline.state import append_jsonl, read_json, read_jsonl, write_json_atomic
 
@@ -28,25 +26,12 @@ def test_appends_to_an_intact_file_add_one_line_each(tmp_path):
     assert read_jsonl(tmp_path / "missing.jsonl") == []
 
 
-def test_a_state_file_is_on_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+def test_a_state_file_is_on_disk_before_it_replaces_the_old_one(tmp_path, request):
     """Renamed over the old file before its bytes are synced, a power loss could leave an empty or partial file
     in its place: neither the old state nor the new (os calls recorded, still made)."""
     path = tmp_path / "sources.json"
     write_json_atomic(path, {"old": True})
-    events = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd):
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            events.append(("sync", os.fstat(fd).st_ino))
-        real_fsync(fd)
-
-    def replace(src, dst):
-        events.append(("rename", os.stat(src).st_ino))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = request.getfixturevalue("file_syncs")
     write_json_atomic(path, {"new": True})
     [renamed] = [i for i, event in enumerate(events) if event[0] == "rename"]
     assert ("sync", events[renamed][1]) in events[:renamed]
