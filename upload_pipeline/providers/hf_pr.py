@@ -87,7 +87,7 @@ class OurPrs:
         newest = self.holding(plan, request)
         if newest is None:
             return None
-        self._close(newest.num, f"Superseded by #{newest.num}")
+        self._close(newest.num)
         held = SyncPlan(plan.target, unchanged=plan.unchanged + len(plan.uploads), base=plan.base)
         return SyncResult(held, url=self.hub.repo_url(self.target), commit_id=newest.oid,
                           metadata={"pull_request": newest.url})
@@ -95,17 +95,19 @@ class OurPrs:
     def superseding(self, result: SyncResult) -> SyncResult:
         """`result`, the publish's commit, after closing our older open PRs that the PR it opened supersedes."""
         if self.prs:
-            newest = pr_num(result.metadata["pull_request"])
-            self._close(newest, f"Superseded by #{newest}")
+            self._close(pr_num(result.metadata["pull_request"]))
         return result
 
     def close_stale(self) -> None:
         """The revision already has what the publish would commit (published without `create_pr`, say): our open
         PRs propose nothing more, and merging one would only put an older state back."""
-        self._close(None, f"Superseded: {self.target.revision} already has this content")
+        self._close(None)
 
-    def _close(self, newest: int | None, comment: str) -> None:
+    def _close(self, newest: int | None) -> None:
+        """Close our open PRs but `newest`; all of them when None (the revision has it all)."""
         if self.prs:
+            comment = f"Superseded by #{newest}" if newest is not None else \
+                f"Superseded: {self.target.revision} already has this content"
             self.hub._call(f"close superseded pull requests of {self.target.repo_id}", lambda: supersede(
                 self.hub.api(), self.target.repo_id, self.prs, newest, comment))
 
