@@ -13,7 +13,7 @@ from pydantic import Field
 from upload_pipeline.config import S3Target
 from upload_pipeline.providers.base import StorageResource, SyncPlan, SyncRequest, SyncResult
 from upload_pipeline.providers.plan import diff, under
-from upload_pipeline.staging import hashed_tree
+from upload_pipeline.staging import CARD_NAME, hashed_tree
 
 
 class LocalS3Resource(StorageResource):
@@ -32,7 +32,9 @@ class LocalS3Resource(StorageResource):
 
     def apply(self, target: S3Target, plan: SyncPlan, request: SyncRequest) -> SyncResult:
         folder = self.folder(target)
-        for upload in plan.uploads:
+        # The card goes last, as on S3: a crash part way leaves the old card over the old shards, never a card
+        # naming a shard that is not there yet.
+        for upload in sorted(plan.uploads, key=lambda u: u.path == CARD_NAME):
             dest = folder / upload.path
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=dest.parent)

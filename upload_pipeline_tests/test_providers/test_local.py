@@ -12,7 +12,7 @@ import pytest
 from upload_pipeline import remote, staging
 from upload_pipeline.card import generated_metadata
 from upload_pipeline.definitions import build_definitions
-from upload_pipeline.providers import local_hub
+from upload_pipeline.providers import local_hub, local_s3
 from upload_pipeline.providers.local_hub import LocalHubResource
 from upload_pipeline.providers.local_s3 import LocalS3Resource
 from upload_pipeline.hashing import sha256_file as real_sha256
@@ -244,3 +244,28 @@ def test_local_hub_delete_of_nothing_there_makes_no_commit(workspace):
     result = hub.delete_paths(ds.hub, ["data/test-00000.parquet"], "drop test", readme=lambda card: None)
     assert result.plan.noop and result.commit_id == first.commit_id
     assert [c["message"] for c in hub.commits(ds.hub)] == ["first"]
+
+
+def test_local_s3_writes_the_card_after_the_shards_so_a_crash_never_leaves_a_card_ahead_of_its_data(
+        workspace, monkeypatch):
+    s3 = LocalS3Resource(root=str(workspace.root / "remote" / "s3"))
+    workspace.land("train/a.parquet", rows=20)
+    ds, paths = workspace.stage()
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    card_before = (s3.folder(ds.s3) / "README.md").read_bytes()
+    workspace.land("train/b.parquet", rows=5)
+    ds, paths = workspace.stage()
+    real_copy = local_s3.shutil.copyfile
+
+    def crash_on_a_shard(source, dest):
+        if Path(source).suffix == ".parquet":
+            raise OSError("disk full")
+        return real_copy(source, dest)
+
+    monkeypatch.setattr(local_s3.shutil, "copyfile", crash_on_a_shard)
+    with pytest.raises(OSError, match="disk full"):
+        remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    assert (s3.folder(ds.s3) / "README.md").read_bytes() == card_before
+    monkeypatch.setattr(local_s3.shutil, "copyfile", real_copy)
+    remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
+    assert remote.differences(s3, ds.s3, ds, paths, "s3") == []
