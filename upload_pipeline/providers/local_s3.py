@@ -39,11 +39,16 @@ class LocalS3Resource(StorageResource):
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".upload.", dir=dest.parent)
             os.close(fd)
-            if upload.content is not None:
-                Path(tmp).write_bytes(upload.content)
-            else:
-                shutil.copyfile(upload.source, tmp)
-            os.replace(tmp, dest)
+            try:
+                if upload.content is not None:
+                    Path(tmp).write_bytes(upload.content)
+                else:
+                    shutil.copyfile(upload.source, tmp)
+                os.replace(tmp, dest)
+            except BaseException:
+                # Hidden files are outside the mirror's tree, so no later sync would ever remove this one.
+                Path(tmp).unlink(missing_ok=True)
+                raise
         for path in plan.deletes:
             (folder / path).unlink(missing_ok=True)
         return SyncResult(plan, url=str(folder), bytes_sent=plan.upload_bytes)

@@ -266,6 +266,7 @@ def test_local_s3_writes_the_card_after_the_shards_so_a_crash_never_leaves_a_car
     with pytest.raises(OSError, match="disk full"):
         remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
     assert (s3.folder(ds.s3) / "README.md").read_bytes() == card_before
+    assert not list(s3.folder(ds.s3).rglob(".upload.*"))  # no half-copied file left behind
     monkeypatch.setattr(local_s3.shutil, "copyfile", real_copy)
     remote.sync(s3, ds.s3, remote.sync_request(ds, paths, "s3", "m"))
     assert remote.differences(s3, ds.s3, ds, paths, "s3") == []
