@@ -25,9 +25,13 @@ instance: $(DAGSTER_HOME)/dagster.yaml
 	  "overwritten): diff them, and copy the repo's over to take its settings (run monitoring, pools, retries)" >&2
 
 ## run: publish every dataset in the config (embedded local default unless UPLOAD_PIPELINE_HUB/S3 say otherwise)
+# Two notices Dagster prints about the command itself, not about the run: the mission names
+# `dagster asset materialize` (Dagster points to `dg launch`), and `--select '*'` uses a beta parameter inside it.
+QUIET_CLI := ignore:Function `asset_materialize_command` is superseded,$\
+ignore:Parameter `include_sources` of function `AssetSelection.all` is currently in beta
 run: $(STAMP) instance
 	$(BIN)/python -m upload_pipeline.cli check
-	$(BIN)/dagster asset materialize -m upload_pipeline --select '*'
+	PYTHONWARNINGS='$(QUIET_CLI)' $(BIN)/dagster asset materialize -m upload_pipeline --select '*'
 
 check-config: $(STAMP)
 	$(BIN)/python -m upload_pipeline.cli check
