@@ -2,7 +2,8 @@
 
 Latency: each drop writes one new parquet file into the sample's landing folder and waits for the sensor's run
 to finish; the figure is run end − file written. The sensor ticks every 2 s and files settle after 1 s here,
-so most of it is the run itself (a process per step under the multiprocess executor).
+so most of it is the sensor daemon's loop (at most every 5 s) and the run's start; the run itself is in-process
+(one process for all its steps).
 """
 
 from __future__ import annotations
