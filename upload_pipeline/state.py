@@ -90,7 +90,7 @@ def locked(path: Path, shared: bool = False) -> Iterator[None]:
     """Hold a lock on the file `path` (made if missing) for the block, waiting for any other holder: exclusive,
     or `shared` with other shared holders (readers that only need the file's subject not to change).
 
-    An OS lock, so it holds across processes (Dagster runs each step in its own) and is released when its holder
+    An OS lock, so it holds across processes (every Dagster run is one, as is the CLI) and is released when its holder
     dies: a crashed step never leaves it taken.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
