@@ -7,8 +7,10 @@ import shutil
 import subprocess
 
 import pytest
+from playwright import sync_api as playwright
 
 from upload_pipeline_tests.dev_server import REPO, DagsterDev, sample_project
+from upload_pipeline_tests.unavailable import skip_unless_ci
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,13 +25,12 @@ def chromium() -> str:
     result = subprocess.run(["bash", str(REPO / "scripts" / "install-chromium.sh")], capture_output=True, text=True,
                             timeout=600)
     if result.returncode != 0:
-        pytest.skip(f"Debian's chromium could not be installed: {result.stderr[-500:]}")
+        skip_unless_ci(f"Debian's chromium could not be installed: {result.stderr[-500:]}")
     return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.timeout(600)
 def test_materialize_the_sample_from_the_ui(tmp_path, chromium):
-    playwright = pytest.importorskip("playwright.sync_api")
     config = sample_project(tmp_path)
     config.write_text(config.read_text().replace("automation:\n", "automation:\n  sensors: false\n"))
     ARTIFACTS.mkdir(exist_ok=True)
