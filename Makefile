@@ -25,8 +25,8 @@ instance: $(DAGSTER_HOME)/dagster.yaml
 	  "overwritten): diff them, and copy the repo's over to take its settings (run monitoring, pools, retries)" >&2
 
 ## run: publish every dataset in the config (embedded local default unless UPLOAD_PIPELINE_HUB/S3 say otherwise)
-# Two notices Dagster prints about the command itself, not about the run: the mission names
-# `dagster asset materialize` (Dagster points to `dg launch`), and `--select '*'` uses a beta parameter inside it.
+# Two notices Dagster prints about the command, not about the run, are filtered: that `dg launch` supersedes
+# `dagster asset materialize` (the command the README documents), and that `--select '*'` uses a beta parameter.
 QUIET_CLI := ignore:Function `asset_materialize_command` is superseded,$\
 ignore:Parameter `include_sources` of function `AssetSelection.all` is currently in beta
 run: $(STAMP) instance
