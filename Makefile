@@ -24,11 +24,12 @@ instance: $(DAGSTER_HOME)/dagster.yaml
 	@cmp -s dagster.yaml $< || echo "make: $< differs from the repo's dagster.yaml (copied on first use, never" \
 	  "overwritten): diff them, and copy the repo's over to take its settings (run monitoring, pools, retries)" >&2
 
-## run: publish every dataset in the config (embedded local default unless UPLOAD_PIPELINE_HUB/S3 say otherwise)
 # Two notices Dagster prints about the command, not about the run, are filtered: that `dg launch` supersedes
 # `dagster asset materialize` (the command the README documents), and that `--select '*'` uses a beta parameter.
 QUIET_CLI := ignore:Function `asset_materialize_command` is superseded,$\
 ignore:Parameter `include_sources` of function `AssetSelection.all` is currently in beta
+
+## run: publish every dataset in the config (embedded local default unless UPLOAD_PIPELINE_HUB/S3 say otherwise)
 run: $(STAMP) instance
 	$(BIN)/python -m upload_pipeline.cli check
 	PYTHONWARNINGS='$(QUIET_CLI)' $(BIN)/dagster asset materialize -m upload_pipeline --select '*'
