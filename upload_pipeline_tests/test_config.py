@@ -72,7 +72,17 @@ def test_a_variable_set_empty_counts_as_unset_and_hides_no_dotenv_value(tmp_path
 
 def test_config_path_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("UPLOAD_PIPELINE_CONFIG", str(write(tmp_path, GOOD)))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no upload_pipeline.yaml here: only the variable names the file
     assert load_config().datasets[0].name == "sample"
+
+
+def test_variables_given_explicitly_are_all_there_is_even_none(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("S3_BUCKET=dotenv-bucket\n")
+    monkeypatch.setenv("HF_REPO_ID", "env/repo")
+    monkeypatch.chdir(tmp_path)
+    ds = load_config(write(tmp_path, GOOD), environ={}).datasets[0]
+    assert (ds.hub.repo_id, ds.s3.bucket) == ("local/sample", "my-bucket")
 
 
 def test_sizes_are_read_with_units(tmp_path):
@@ -111,6 +121,8 @@ def test_sizes_are_read_with_units(tmp_path):
     ("paths: {landing: x}", "datasets: Field required"),
     ("datasets: []", "datasets: List should have at least 1 item"),
     ("datasets: [{name: a, shard_size: 1.5}]", "datasets[0].shard_size: 1.5 is not a whole number of bytes"),
+    ("datasets: [{name: a, shard_size: lots, compression: zip}]", "shard_size: 'lots' is not a size; use e.g. 500MB, "
+     "64MiB or a number of bytes (and 1 more)"),
     ("datasets: [{name: a}]\ndatasets: []", "duplicate key 'datasets'"),
     ("datasets: [&a {name: a}, {<<: *a, name: b, name: c}]", "duplicate key 'name'"),
     ("? [a, b]\n: 1\ndatasets: []", "not valid YAML: a mapping key must be a plain value, not a list at line 1"),
