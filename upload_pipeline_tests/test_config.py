@@ -159,6 +159,7 @@ def test_a_variable_set_to_empty_is_reported_as_empty(tmp_path):
     ("${S3_PREFIX:?say it}", "${S3_PREFIX:?say it}"),
     ("${S3_PREFIX:-${OTHER:-a}}", "${S3_PREFIX:-${OTHER:-a}}"),
     ("costs$", "$"),
+    ("${1:-a}", "${1:-a}"),  # a shell positional parameter, not a variable name
 ])
 def test_a_dollar_form_that_is_not_resolved_is_an_error(tmp_path, value, form):
     message = error(tmp_path, f"datasets: [{{name: a, s3: {{bucket: bkt, prefix: '{value}'}}}}]",
