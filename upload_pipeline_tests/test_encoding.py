@@ -28,6 +28,17 @@ def test_repeated_leaves_get_a_dictionary_and_unique_ones_do_not():
     assert dictionary_columns(table.slice(3, 4)) == expected
 
 
+def test_nulls_are_not_values_and_fixed_size_lists_are_judged_on_their_elements():
+    table = pa.table({
+        # four values among ten rows: two distinct repeat, four distinct do not
+        "rare": [None] * 6 + ["a", "a", "b", "b"],
+        "rare_unique": [None] * 6 + ["a", "b", "c", "d"],
+        "point": pa.array([[i, -i] for i in range(10)], pa.list_(pa.int64(), 2)),
+        "corner": pa.array([[0, 1]] * 10, pa.list_(pa.int64(), 2)),
+    })
+    assert dictionary_columns(table) == ["rare", "corner.list.element"]
+
+
 def test_a_schema_with_a_map_keeps_pyarrows_default():
     keys = pa.array([[("k", i)] for i in range(4)], pa.map_(pa.string(), pa.int64()))
     assert dictionary_columns(pa.table({"m": keys, "id": list(range(4))})) is True
