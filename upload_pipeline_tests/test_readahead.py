@@ -78,7 +78,8 @@ def test_stopping_early_stops_the_thread_and_closes_the_source():
             closed.set()
 
     before = threading.active_count()
-    with closing(readahead(source(), budget=2)) as items:
+    rows = source()  # still referenced: it is closed by readahead, not by the garbage collector
+    with closing(readahead(rows, budget=2)) as items:
         for item in items:
             if item == 3:
                 break
