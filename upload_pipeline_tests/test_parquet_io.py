@@ -59,6 +59,12 @@ POINT = pa.struct([("x", pa.int64())])
     (pa.array([[("k", 2)]], pa.map_(pa.string(), pa.int64())), pa.map_(pa.string(), pa.bool_()),
      "'c.value' is int64 here but bool"),
     (pa.array(["7"]).dictionary_encode(), pa.int64(), "'c' is string here but int64"),
+    (pa.array([[("007", 1)]], pa.map_(pa.string(), pa.int64())), pa.map_(pa.int64(), pa.int64()),
+     "'c.key' is string here but int64"),
+    (pa.array([[1, 2, 3]], pa.list_(pa.int64(), 3)), pa.list_(pa.int64(), 2),
+     "'c' is fixed_size_list<item: int64>[3] here but fixed_size_list<item: int64>[2]"),
+    (pa.array([dt.time(1, 2, 3)], pa.time64("ns")), pa.time32("s"), "'c' is time64[ns] here but time32[s]"),
+    (pa.array([dt.timedelta(seconds=2)], pa.duration("ms")), pa.duration("s"), "'c' is duration[ms] here but"),
 ])
 def test_promote_refuses_what_is_not_a_lossless_widening_naming_the_column_and_types(values, typ, reason):
     with pytest.raises(SchemaMismatch, match="in the dataset") as refused:
