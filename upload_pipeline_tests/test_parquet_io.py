@@ -105,6 +105,22 @@ def test_promote_casts_a_lossless_widening_with_every_value_kept(values, typ):
     assert got.to_pylist() == values.to_pylist()
 
 
+def test_a_column_not_in_the_dataset_schema_is_refused_not_dropped():
+    batch = pa.record_batch({"c": [1], "extra": ["kept nowhere"]})
+    with pytest.raises(SchemaMismatch, match=r"column\(s\) extra not in the dataset schema"):
+        conform(batch, pa.schema([("c", pa.int64())]), "promote")
+
+
+def test_strict_refuses_the_same_columns_in_another_order():
+    batch = pa.record_batch({"b": [1], "a": [2]})
+    reference = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+    assert strict_difference(batch.schema, reference) == (
+        "columns are in a different order than in the dataset: b, a")
+    with pytest.raises(SchemaMismatch, match="different order"):
+        conform(batch, reference, "strict")
+    assert conform(batch, reference, "promote").to_pylist() == [{"a": 2, "b": 1}]
+
+
 def test_promote_still_refuses_a_value_that_does_not_fit():
     with pytest.raises(SchemaMismatch, match="cannot become decimal128"):
         promoted(pa.array([Decimal("1.234")], pa.decimal128(10, 3)), pa.decimal128(10, 2))
