@@ -42,8 +42,8 @@ def test_new_files_make_one_run_request_keyed_by_content(workspace):
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     assert request.tags[sensors.BATCH_TAG] and request.run_key.startswith(request.tags[sensors.BATCH_TAG])
-    # renaming files changes the listing (and the cursor) but not the content: the same batch key
-    os.rename(workspace.landing / "train/b.parquet", workspace.landing / "train/c.parquet")
+    # renaming files changes the listing (and the cursor) and their order, but not the content: the same batch key
+    os.rename(workspace.landing / "train/b.parquet", workspace.landing / "train/0.parquet")
     again = tick(workspace, instance)
     assert again.run_requests[0].run_key == request.run_key and again.cursor != result.cursor
 
@@ -69,6 +69,23 @@ def test_a_file_still_being_written_is_not_listed_and_holds_the_batch_back(works
     # past max_batch_wait the settled files go anyway
     workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {max_batch_wait_seconds: 0}\n")
     assert len(tick(workspace, instance).run_requests) == 1
+
+
+def test_the_batch_wait_counts_from_the_oldest_new_file(workspace):
+    instance = dg.DagsterInstance.ephemeral()
+    workspace.land("train/a.parquet", rows=10)  # landed an hour ago, past max_batch_wait (300 s)
+    b = workspace.land("train/b.parquet", rows=10, seed=1)
+    os.utime(b, (time.time() - 10,) * 2)
+    (workspace.landing / "train/c.parquet").write_bytes(b"PAR1partial")
+    assert len(tick(workspace, instance).run_requests) == 1
+
+
+def test_an_empty_file_asks_for_no_run(workspace):
+    empty = workspace.landing / "train/empty.parquet"
+    empty.parent.mkdir(parents=True)
+    empty.write_bytes(b"")
+    settle(empty)
+    assert "nothing new" in reason(tick(workspace, dg.DagsterInstance.ephemeral()))
 
 
 def add_run(instance, key: str, status: dg.DagsterRunStatus, job: str = "publish_ds") -> dg.DagsterRun:
