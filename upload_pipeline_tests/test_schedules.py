@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import yaml
 
 from upload_pipeline.config import ConfigError
 from upload_pipeline.definitions import build_definitions
@@ -37,6 +38,21 @@ def test_publish_schedule_only_when_asked(workspace):
                                      "automation: {publish_cron: '*/15 * * * *', reconcile_cron: ''}\n")
     names = [s.name for s in build_definitions(workspace.config(), environ={}).schedules]
     assert names == ["publish_ds_schedule"]
+
+
+def test_each_dataset_gets_a_publish_schedule_of_its_own_job_at_the_publish_cron(workspace):
+    data = yaml.safe_load(workspace.config_file.read_text())
+    other = {**data["datasets"][0], "name": "other", "hub": None, "s3": {"bucket": "test-bucket", "prefix": "o"}}
+    data["datasets"].append(other)
+    data["automation"] = {"publish_cron": "*/15 * * * *"}
+    workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    defs = build_definitions(workspace.config(), environ={})
+    assert {s.name: (s.cron_schedule, s.job_name) for s in defs.schedules} == {
+        "nightly_reconcile": ("0 3 * * *", "reconcile"), "publish_ds_schedule": ("*/15 * * * *", "publish_ds"),
+        "publish_other_schedule": ("*/15 * * * *", "publish_other")}
+    # the reconcile job syncs the copies there are: `other` has no Hub copy
+    assert defs.resolve_job_def("reconcile").asset_layer.executable_asset_keys == {
+        dg.AssetKey(["ds", "hub_copy"]), dg.AssetKey(["ds", "s3_copy"]), dg.AssetKey(["other", "s3_copy"])}
 
 
 def test_the_automation_switch_starts_every_schedule_stopped(workspace):
