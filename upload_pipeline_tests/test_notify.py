@@ -103,6 +103,13 @@ def test_without_slack_the_failure_is_logged(workspace, caplog):
     assert "of job publish_ds failed" in caplog.text
 
 
+def test_a_slack_channel_without_a_token_loads_and_logs_failures(workspace):
+    workspace.config_file.write_text(workspace.config_file.read_text() + "automation: {slack_channel: '#data'}\n")
+    defs = build_definitions(workspace.config(), environ={})
+    dg.Definitions.validate_loadable(defs)
+    assert "Logs failed runs" in defs.resolve_sensor_def("notify_failures").description
+
+
 @pytest.mark.parametrize("replies, posted", [
     ([(429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})], True),  # retried, then posted
     # Too long to wait within a sensor tick: logged instead.
