@@ -24,6 +24,8 @@ def test_repository_definitions_load():
     assert keys == ["sample/dataset_card", "sample/hub_copy", "sample/landed_files", "sample/s3_copy",
                     "sample/shards"]
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"publish_sample"}
+    # a step's process would cost seconds of imports: every job runs its steps in the run's own process
+    assert {j.executor_def.name for j in defs.resolve_all_job_defs()} == {"in_process"}
 
 
 def run_dagster(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
