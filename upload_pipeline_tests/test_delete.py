@@ -223,3 +223,21 @@ def test_deleting_the_default_config_leaves_a_config_whose_folder_starts_with_da
     delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
     assert hub.commits(ds.hub)[-1]["deleted"] == ["data/train-00000.parquet"]
     assert (repo / "data_v2" / "train-00000.parquet").read_bytes() == b"theirs"
+
+
+def test_a_delete_job_run_asking_for_a_pull_request_never_commits_directly(workspace):
+    """create_pr reaches the provider: the local Hub cannot open one and refuses, rather than committing."""
+    workspace.land("train/a.parquet", rows=20)
+    workspace.land("test/a.parquet", rows=20, seed=4)
+    hub = local_hub(workspace)
+    publish(workspace, hub)
+    ds = workspace.config().datasets[0]
+    commits = len(hub.commits(ds.hub))
+    rc = {"ops": {"delete_paths": {"config": {"dataset": "ds", "config_name": "default", "split": "test",
+                                              "confirm": True, "create_pr": True}}}}
+    result = build_definitions(workspace.config(), environ={}).resolve_job_def("delete_from_hub").execute_in_process(
+        run_config=rc, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    assert "pull requests need the real Hub provider" in result.failure_data_for_node("delete_paths").error.to_string()
+    assert len(hub.commits(ds.hub)) == commits
+    assert staged_names(workspace) == ["test-00000.parquet", "train-00000.parquet"]
