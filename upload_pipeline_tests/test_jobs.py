@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import yaml
 
 from upload_pipeline.definitions import build_definitions
+from upload_pipeline_tests.conftest import settle
 from upload_pipeline_tests.test_assets import materialize_all
 from upload_pipeline_tests.test_definitions import run_dagster
 
@@ -36,6 +38,7 @@ def test_dry_run_lists_the_plan_and_writes_nothing(workspace):
     report = dry_run(workspace)["ds"]
     assert report["new_files"] == ["train/b.parquet"] and report["new_rows"] == 5
     assert report["s3"]["delete"] == ["data/extra.parquet"] and report["hub"]["upload"] == []
+    assert report["hub"]["unchanged"] == 2  # the card and the shard
     assert files(workspace.root) == before
 
 
@@ -49,6 +52,27 @@ def test_dry_run_before_anything_was_published_writes_nothing_either(workspace):
     assert sorted(report["hub"]["upload"]) == sorted(report["s3"]["upload"]) == ["README.md",
                                                                                 "data/train-00000.parquet"]
     assert files(workspace.root) == before and not (workspace.root / "remote").exists()
+
+
+def with_other_dataset(workspace) -> None:
+    """A second dataset, `other`, with an S3 copy only."""
+    data = yaml.safe_load(workspace.config_file.read_text())
+    data["datasets"].append({**data["datasets"][0], "name": "other", "hub": None,
+                             "s3": {"bucket": "test-bucket", "prefix": "other"}})
+    workspace.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_dry_run_of_one_dataset_reports_it_alone_with_the_copies_it_has_and_its_bad_files(workspace):
+    with_other_dataset(workspace)
+    bad = workspace.landing / "train/bad.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not parquet")
+    settle(bad)
+    assert list(dry_run(workspace, dataset="other")) == ["other"]
+    report = dry_run(workspace)
+    assert sorted(report) == ["ds", "other"] and sorted(report["other"]) == ["bad_files", "new_files", "new_rows",
+                                                                           "s3"]
+    assert list(report["ds"]["bad_files"]) == ["train/bad.parquet"] and report["other"]["bad_files"] == {}
 
 
 def test_dry_run_says_why_a_copy_would_publish_nothing(workspace):
