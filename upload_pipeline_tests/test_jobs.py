@@ -75,6 +75,12 @@ def test_dry_run_of_one_dataset_reports_it_alone_with_the_copies_it_has_and_its_
     assert list(report["ds"]["bad_files"]) == ["train/bad.parquet"] and report["other"]["bad_files"] == {}
 
 
+def test_a_publish_job_publishes_its_own_dataset_only(workspace):
+    with_other_dataset(workspace)
+    defs = build_definitions(workspace.config(), environ={})
+    assert {k.path[0] for k in defs.resolve_job_def("publish_other").asset_layer.executable_asset_keys} == {"other"}
+
+
 def test_dry_run_says_why_a_copy_would_publish_nothing(workspace):
     workspace.land("train/a.parquet", rows=10)
     report = dry_run(workspace)["ds"]
