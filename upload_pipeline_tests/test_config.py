@@ -125,7 +125,8 @@ def test_sizes_are_read_with_units(tmp_path):
      "64MiB or a number of bytes (and 1 more)"),
     ("datasets: [{name: a}]\ndatasets: []", "duplicate key 'datasets'"),
     ("datasets: [&a {name: a}, {<<: *a, name: b, name: c}]", "duplicate key 'name'"),
-    ("? [a, b]\n: 1\ndatasets: []", "not valid YAML: a mapping key must be a plain value, not a list at line 1"),
+    ("? [a, b]\n: 1\ndatasets: []",
+     "not valid YAML: a mapping key must be a plain value, not a list at line 1, column 3"),
     ("datasets: [{name: a}]\nautomation: {reconcile_cron: every night}",
      "automation.reconcile_cron: 'every night' is not a cron expression Dagster accepts"),
     ("datasets: [{name: a}]\nautomation: {publish_cron: '0 3 30 2 *'}",
@@ -145,7 +146,7 @@ def test_mistakes_name_the_file_and_key(tmp_path, text, expected):
 
 def test_unset_variable_without_default_names_key_and_variable(tmp_path):
     message = error(tmp_path, "datasets: [{name: a, hub: {repo_id: '${NOPE_REPO}'}}]")
-    assert "datasets[0].hub.repo_id: environment variable NOPE_REPO is not set" in message
+    assert ": datasets[0].hub.repo_id: environment variable NOPE_REPO is not set" in message
 
 
 def test_a_variable_set_to_empty_is_reported_as_empty(tmp_path):
