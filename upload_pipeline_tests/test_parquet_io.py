@@ -203,6 +203,14 @@ def test_a_dictionary_column_is_compared_and_staged_as_its_values_whatever_its_i
         assert got.to_pylist() == wide.to_pylist()
 
 
+def test_read_batches_hold_about_4_mb_of_wide_rows_and_at_most_65536_narrow_ones(tmp_path):
+    narrow, wide = tmp_path / "narrow.parquet", tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"id": pa.array(range(200_000), pa.int64())}), narrow)
+    pq.write_table(pa.table({"text": ["x" * 100_000] * 100}), wide, use_dictionary=False)  # 100 KB a row
+    assert [b.num_rows for b in iter_batches(narrow)] == [65_536, 65_536, 65_536, 3_392]
+    assert {b.num_rows for b in list(iter_batches(wide))[:-1]} == {41}
+
+
 def test_a_page_failing_its_crc_is_refused_not_read_as_other_values(workspace):
     path = workspace.landing / "train/a.parquet"
     path.parent.mkdir(parents=True)
