@@ -11,7 +11,7 @@ import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 import yaml
 
-from upload_pipeline import sensors, watch
+from upload_pipeline import sensors, steps, watch
 from upload_pipeline.definitions import build_definitions
 from upload_pipeline.staging import read_shards
 from upload_pipeline_tests import datagen
@@ -108,6 +108,12 @@ def test_a_file_is_hashed_once_not_on_every_tick(workspace, monkeypatch):
     tick(workspace, instance)
     tick(workspace, instance)
     assert hashed == [workspace.landing / "train/b.parquet"]
+
+
+def test_files_landed_by_a_run_that_stopped_before_the_shards_still_ask_for_a_run(workspace):
+    workspace.land("train/a.parquet", rows=10)
+    steps.land(workspace.config().datasets[0], workspace.paths())  # landed.json lists it, no shard holds it
+    assert len(tick(workspace, dg.DagsterInstance.ephemeral()).run_requests) == 1
 
 
 def add_run(instance, key: str, status: dg.DagsterRunStatus, job: str = "publish_ds") -> dg.DagsterRun:
