@@ -85,6 +85,13 @@ def test_variables_given_explicitly_are_all_there_is_even_none(tmp_path, monkeyp
     assert (ds.hub.repo_id, ds.s3.bucket) == ("local/sample", "my-bucket")
 
 
+def test_relative_paths_are_relative_to_the_folder_run_from_not_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(Path("conf") / write(tmp_path / "conf", "paths: {landing: in}\ndatasets: [{name: a}]").name, {})
+    assert cfg.path(cfg.paths.landing).resolve() == tmp_path / "in"
+
+
 def test_sizes_are_read_with_units(tmp_path):
     cfg = load_config(write(tmp_path, "datasets: [{name: a, shard_size: 64MiB, row_group_bytes: '1 MB'}]"), {})
     assert cfg.datasets[0].shard_size == 64 * 2**20
