@@ -175,6 +175,11 @@ def test_a_dollar_form_that_is_not_resolved_is_an_error(tmp_path, value, form):
     assert f"datasets[0].s3.prefix: `{form}` is not a form this file understands: write ${{VAR}} or " in message
 
 
+def test_an_empty_default_is_a_value_not_a_missing_one(tmp_path):
+    cfg = load_config(write(tmp_path, "datasets: [{name: a, card: {description: 'a${NONE:-}b'}}]"), environ={})
+    assert cfg.datasets[0].card.description == "ab"
+
+
 def test_double_dollar_is_a_dollar_and_values_are_not_resolved_again(tmp_path):
     text = "datasets: [{name: a, card: {description: '$$5 ${PRICE} ${NONE:-$$0}'}}]"
     cfg = load_config(write(tmp_path, text), environ={"PRICE": "$NOT_A_VAR"})
