@@ -50,6 +50,7 @@ def test_each_dataset_gets_a_publish_schedule_of_its_own_job_at_the_publish_cron
     assert {s.name: (s.cron_schedule, s.job_name) for s in defs.schedules} == {
         "nightly_reconcile": ("0 3 * * *", "reconcile"), "publish_ds_schedule": ("*/15 * * * *", "publish_ds"),
         "publish_other_schedule": ("*/15 * * * *", "publish_other")}
+    assert {s.default_status for s in defs.schedules} == {dg.DefaultScheduleStatus.RUNNING}
     # the reconcile job syncs the copies there are: `other` has no Hub copy
     assert defs.resolve_job_def("reconcile").asset_layer.executable_asset_keys == {
         dg.AssetKey(["ds", "hub_copy"]), dg.AssetKey(["ds", "s3_copy"]), dg.AssetKey(["other", "s3_copy"])}
