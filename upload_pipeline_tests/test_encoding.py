@@ -62,3 +62,5 @@ def test_only_the_first_rows_are_judged():
     labels = [f"l{i % 3}" for i in range(10_000)] + [f"u{i}" for i in range(30_000)]
     assert dictionary_columns(pa.table({"label": labels})) == ["label"]
     assert dictionary_columns(pa.table({"label": labels[::-1]})) == []
+    # Unique over the first 1 000 rows, then one value: over the 10 000 judged, the values repeat.
+    assert dictionary_columns(pa.table({"label": [f"u{i}" for i in range(1_000)] + ["x"] * 20_000})) == ["label"]
