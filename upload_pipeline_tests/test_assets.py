@@ -243,20 +243,19 @@ def test_schema_check_fails_when_a_shard_has_another_schema(workspace):
 
 
 def test_a_copy_failing_halfway_through_its_changes_is_audited_by_the_next_run(workspace):
-    """The S3 copy fails after it changed the copy (the card uploaded, the shard not): the plan it noted before
-    applying anything gives the next run the line the failed one never wrote."""
+    """The S3 copy fails after it changed the copy (the shard uploaded, the card, which goes last, not): the plan it
+    noted before applying anything gives the next run the line the failed one never wrote."""
     workspace.land("train/a.parquet", rows=10)
     s3_copy = workspace.root / "remote/s3/test-bucket/datasets/ds"
-    s3_copy.mkdir(parents=True)
-    (s3_copy / "data").write_bytes(b"in the way")  # an object where the shards' folder goes: that upload fails
+    (s3_copy / "README.md").mkdir(parents=True)  # a folder where the card goes: that upload fails
     instance = dg.DagsterInstance.ephemeral()
     first = materialize_all(workspace, instance)
-    assert not first.success and (s3_copy / "README.md").is_file()
-    (s3_copy / "data").unlink()
+    assert not first.success and (s3_copy / "data/train-00000.parquet").is_file()
+    (s3_copy / "README.md").rmdir()
     second = materialize_all(workspace, instance)
     assert second.success
     entries = [e for e in read_jsonl(workspace.root / "state" / "audit.jsonl") if e["role"] == "s3"]
     assert sorted((e["run_id"], e.get("recovered", False)) for e in entries) == sorted(
         [(first.run_id, True), (second.run_id, False)])
     recovered = next(e for e in entries if e.get("recovered"))
-    assert recovered["files_added"] == ["README.md"]
+    assert recovered["files_added"] == ["data/train-00000.parquet"]
