@@ -47,7 +47,7 @@ def evaluate(context: dg.SensorEvaluationContext, cfg: PipelineConfig, ds: Datas
     key = seen.batch_key
     if key is None:
         return dg.SensorResult(skip_reason=f"nothing new in {paths.landing}", cursor=seen.fingerprint)
-    waited = now - (seen.oldest_new_mtime or now)
+    waited = 0.0 if seen.oldest_new_mtime is None else now - seen.oldest_new_mtime
     if seen.unsettled and waited < cfg.automation.max_batch_wait_seconds:
         return dg.SensorResult(
             skip_reason=f"{len(seen.new_files)} new file(s) wait for {len(seen.unsettled)} still being written",

@@ -60,7 +60,9 @@ def look(ds: DatasetConfig, paths: DatasetPaths, now: float) -> Landing:
         if sha not in done and f.size > 0:
             new.setdefault(sha, f.relpath)
             mtime = f.mtime_ns / 1e9
-            landing.oldest_new_mtime = min(landing.oldest_new_mtime or mtime, mtime)
+            # `is None`, not falsy: a file dated the epoch (mtime 0) is the oldest there is, not "none yet".
+            oldest = landing.oldest_new_mtime
+            landing.oldest_new_mtime = mtime if oldest is None else min(oldest, mtime)
     if fresh != read_json(cache_file, {}):
         write_json_atomic(cache_file, fresh)
     landing.new_hashes = sorted(new)
