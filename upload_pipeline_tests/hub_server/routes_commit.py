@@ -53,7 +53,7 @@ def commit(req: Request) -> Response:
     # Read and parse before taking the lock: never hold it while waiting on the network.
     plan = parse_commit(req.body.read_all())
     storage = req.hub.storage
-    with storage.lock:
+    with storage.commit_slot(key, revision), storage.lock:
         branch, pr_num, head = _commit_target(storage, key, revision)
         if create_pr and pr_num is not None:
             raise bad_request("Cannot open a pull request from a pull request")

@@ -103,8 +103,11 @@ def merge(req: Request) -> Response:
     key, _ = req.open_repo(write="merge a pull request")
     req.json()  # optional `{"comment"}`; consumed so the connection stays in sync
     storage = req.hub.storage
-    with storage.lock:
-        record = discussions.merge(storage, key, int(req.params["num"]))
+    num = int(req.params["num"])
+    # A merge is a commit to the PR's target branch: refused with 409 while another commit to it is in progress.
+    target = discussions.find(storage.discussions(key), num).get("base") or DEFAULT_BRANCH
+    with storage.commit_slot(key, target), storage.lock:
+        record = discussions.merge(storage, key, num)
     req.hub.counters.record_commit()
     return json_response({"mergeCommitId": record["mergeCommitId"]})
 

@@ -14,6 +14,7 @@ validate-then-move-ref is atomic with respect to other writers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,12 +22,13 @@ import re
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .blobs import BlobStore
-from .errors import bad_request, revision_not_found
+from .errors import HubError, bad_request, revision_not_found
 from .gitattributes import DEFAULT_GITATTRIBUTES
 from .trees import Tree, make_entry
 
@@ -70,6 +72,9 @@ class Storage:
         self.user = user
         self.blobs = BlobStore(root)
         self.lock = threading.RLock()
+        # Refs with a commit (or merge) in progress; see `commit_slot`.
+        self._busy: set[tuple[RepoKey, str]] = set()
+        self._busy_lock = threading.Lock()
         # Commits are immutable, so their parsed JSON can be shared; callers must not mutate it.
         self._commit_cache: dict[tuple[RepoKey, str], dict] = {}
 
@@ -105,6 +110,23 @@ class Storage:
             (self.repo_dir(key) / "repo.json").unlink()
             shutil.rmtree(self.repo_dir(key))
             self._commit_cache = {k: v for k, v in self._commit_cache.items() if k[0] != key}
+
+    @contextlib.contextmanager
+    def commit_slot(self, key: RepoKey, ref: str) -> Iterator[None]:
+        """Hold `ref` (a branch or `refs/pr/N`) for one commit. The Hub does not queue a second commit to a ref
+        while one is in progress: it answers 409 (hub-protocol.md §3.15; `datasets` retries that 409 as "another
+        commit is in progress"). Taken before `lock`, so the refusal never waits for the running commit.
+        """
+        slot = (key, ref.removeprefix("refs/heads/"))
+        with self._busy_lock:
+            if slot in self._busy:
+                raise HubError(409, f"Another commit is in progress on {slot[1]}, please retry")
+            self._busy.add(slot)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(slot)
 
     def refs(self, key: RepoKey) -> dict:
         return _read_json(self.repo_dir(key) / "refs.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -124,6 +125,37 @@ def test_parent_commit_mismatch_is_412(api, hub, repo):
         path_or_fileobj=b"3", path_in_repo="a.txt", repo_id=repo, repo_type="dataset", parent_commit=head[:7]
     )
     assert hub.read_file(repo, "a.txt") == b"3"
+
+
+def test_commit_while_another_is_in_progress_on_the_branch_is_409(api, hub, repo, monkeypatch):
+    """The Hub refuses, not queues, a second commit to a branch mid-commit (datasets retries it as "another commit
+    is in progress"): a server that serialises them would hide a client's missing 409 handling."""
+    inside, release = threading.Event(), threading.Event()
+    write_commit = hub.storage.write_commit
+
+    def slow_write_commit(*args, **kwargs):
+        inside.set()
+        release.wait(10)
+        return write_commit(*args, **kwargs)
+
+    monkeypatch.setattr(hub.storage, "write_commit", slow_write_commit)
+    first = threading.Thread(
+        target=api.upload_file,
+        kwargs={"path_or_fileobj": b"1", "path_in_repo": "a.txt", "repo_id": repo, "repo_type": "dataset"},
+    )
+    first.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(HfHubHTTPError) as err:
+            api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id=repo, repo_type="dataset")
+    finally:
+        release.set()
+        first.join()
+
+    assert err.value.response.status_code == 409
+    assert "a.txt" in hub.tree(repo) and "b.txt" not in hub.tree(repo)
+    api.upload_file(path_or_fileobj=b"2", path_in_repo="b.txt", repo_id=repo, repo_type="dataset")  # free again
+    assert "b.txt" in hub.tree(repo)
 
 
 def test_list_repo_tree_recursive_expand_and_pagination(api, hub, repo):
