@@ -24,6 +24,7 @@ class FaultRule:
     remaining: int | None
     status: int = 500
     retry_after: int | None = None
+    ratelimit_reset: int | None = None
     after_bytes: int = 0
     seconds: float = 0.0
     hits: int = 0
@@ -64,13 +65,26 @@ class FaultInjector:
         kind: str | None = None,
         status: int = 500,
         retry_after: int | None = None,
+        ratelimit_reset: int | None = None,
     ) -> FaultRule:
         """Answer the next `count` matching requests with `status` (and `Retry-After: retry_after` if given).
 
+        A 429 also carries the Hub's rate-limit pair (hub-protocol.md §2.3, §7): `RateLimit: "api";r=0;t=N`, N being
+        `ratelimit_reset`, else `retry_after`, else 0, and `RateLimit-Policy`. The Hub may send that pair alone
+        (§2.6: "Retry-After and/or ratelimit"): leave `retry_after` None to test a client against that.
         The request body is read and discarded first, so the keep-alive connection stays usable.
         """
         return self._add(
-            FaultRule("status", method, _compile(path), kind, count, status=status, retry_after=retry_after)
+            FaultRule(
+                "status",
+                method,
+                _compile(path),
+                kind,
+                count,
+                status=status,
+                retry_after=retry_after,
+                ratelimit_reset=ratelimit_reset,
+            )
         )
 
     def cut_connection(

@@ -159,6 +159,11 @@ def _header_value(value: str) -> str:
 
 def _fault_response(rule: FaultRule) -> Response:
     headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
+    if rule.status == 429:
+        # The Hub's rate-limit headers (IETF draft); the client waits t + 1 s and names them in its error (§7).
+        reset = next((v for v in (rule.ratelimit_reset, rule.retry_after) if v is not None), 0)
+        headers["RateLimit"] = f'"api";r=0;t={reset}'
+        headers["RateLimit-Policy"] = '"fixed window";"api";q=500;w=300'
     response = json_response({"error": f"Injected fault: HTTP {rule.status}"}, rule.status, headers)
     response.headers["X-Error-Message"] = f"Injected fault: HTTP {rule.status}"
     return response

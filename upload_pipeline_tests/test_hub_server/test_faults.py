@@ -42,6 +42,18 @@ def test_429_with_retry_after_is_retried(api, hub, repo):
     assert hub.read_file(repo, "a.txt") == b"hello\n"
 
 
+def test_429_carries_the_hubs_ratelimit_headers(api, hub, repo):
+    """The Hub's 429 names its reset in `RateLimit` (which the client reads first), with or without Retry-After."""
+    hub.faults.fail_next(1, kind="repo_info", status=429, ratelimit_reset=55)
+
+    with pytest.raises(HfHubHTTPError) as err:
+        api.repo_info(repo, repo_type="dataset")  # not retried by the client: the 429 surfaces
+
+    assert err.value.response.status_code == 429 and "retry-after" not in err.value.response.headers
+    assert "reached your 'api' rate limit" in str(err.value)
+    assert "Retry after 55 seconds (0/500 requests remaining in current 300s window)" in str(err.value)
+
+
 def test_500_burst_on_tree_pages_is_retried(api, hub, repo):
     hub.faults.fail_next(2, "GET", kind="tree", status=500)
 
