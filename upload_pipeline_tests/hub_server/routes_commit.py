@@ -62,7 +62,11 @@ def commit(req: Request) -> Response:
             return storage.blobs.size(oid) if storage.has_lfs(key, oid) else None
 
         # The parent check comes before the operations: against a moved head they may fail for the wrong reason.
-        if plan.parent_commit is not None and not head.startswith(plan.parent_commit):
+        if plan.parent_commit is not None and create_pr:
+            # No 412 here: the Hub opens the PR *from* `parentCommit`, even if the branch has moved since
+            # (huggingface_hub's `create_commit` docs); the merge then replays the PR onto the moved branch.
+            head = storage.resolve(key, plan.parent_commit)
+        elif plan.parent_commit is not None and not head.startswith(plan.parent_commit):
             raise HubError(412, "A commit has happened since. Please refresh and try again.")
         apply_operations(plan, storage.commit(key, head)["tree"], lfs_size)
         for content in plan.blobs.values():

@@ -110,3 +110,18 @@ def test_merge_with_conflicting_files_is_refused(api, hub, repo):
         api.merge_pull_request(repo, 1, repo_type="dataset")
     assert err.value.response.status_code == 409
     assert hub.read_file(repo, "a.txt") == b"main side\n"
+
+
+def test_create_pr_with_a_stale_parent_commit_opens_the_pr_from_it(api, hub, repo):
+    """With `create_pr`, `parentCommit` is where the PR starts, not a 412 check (huggingface_hub's `create_commit`:
+    "If specified and `create_pr` is `True`, the pull request will be created from `parent_commit`")."""
+    stale = hub.list_commits(repo)[0]["id"]
+    upload(api, b"b\n", "b.txt")  # main moves on
+
+    info = upload(api, b"c\n", "c.txt", create_pr=True, parent_commit=stale[:7])
+
+    assert info.pr_revision == "refs/pr/1" and set(hub.tree(repo)) == {".gitattributes", "a.txt", "b.txt"}
+    assert set(hub.tree(repo, "refs/pr/1")) == {".gitattributes", "a.txt", "c.txt"}  # built on the stale parent
+    assert hub.list_commits(repo, "refs/pr/1")[1]["id"] == stale
+    api.merge_pull_request(repo, 1, repo_type="dataset")
+    assert set(hub.tree(repo)) == {".gitattributes", "a.txt", "b.txt", "c.txt"}
