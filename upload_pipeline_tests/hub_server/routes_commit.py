@@ -6,7 +6,7 @@ import re
 
 from . import discussions
 from .commits import apply_operations, parse_commit
-from .errors import HubError, bad_request
+from .errors import HubError, bad_request, revision_not_found
 from .gitattributes import DEFAULT_GITATTRIBUTES, gitignore_patterns, lfs_patterns, matches_any, upload_mode
 from .http_io import Response, json_response
 from .request import Request
@@ -103,8 +103,9 @@ def _commit_target(storage: Storage, key: RepoKey, revision: str) -> tuple[str |
     match = _PR_REF.fullmatch(revision)
     if match and match.group(1) in refs["prs"]:
         return None, int(match.group(1)), refs["prs"][match.group(1)]
-    storage.resolve(key, revision)  # RevisionNotFound if it does not exist at all
-    raise bad_request(f"Invalid rev id: {revision}: commits must target a branch or a pull request ref")
+    # A tag or a commit id is no place to commit to: the Hub answers RevisionNotFound for it too (huggingface_hub's
+    # `create_commit` docs: a `revision` that "is not a branch name (example: a commit oid)" gets one).
+    raise revision_not_found(revision)
 
 
 def _text(storage: Storage, tree: Tree, path: str) -> str | None:

@@ -51,6 +51,19 @@ def test_branch_from_revision_and_missing_starting_point(api, hub, repo):
         api.create_branch(repo, branch="x", revision="nope", repo_type="dataset")
 
 
+def test_commit_or_pr_on_a_tag_or_commit_id_is_revision_not_found(api, hub, repo):
+    """Only branches (and PR refs) take commits; the Hub answers RevisionNotFound for the rest (huggingface_hub's
+    `create_commit` docs), which the client maps to `RevisionNotFoundError`."""
+    head = hub.list_commits(repo)[0]["id"]
+    api.create_tag(repo, tag="v1", repo_type="dataset")
+
+    for revision, create_pr in ((head, True), (head, False), ("v1", False)):
+        with pytest.raises(RevisionNotFoundError):
+            upload(api, b"x\n", "x.txt", revision=revision, create_pr=create_pr)
+
+    assert hub.list_commits(repo)[0]["id"] == head and not hub.refs(repo)["prs"]
+
+
 def test_tags(api, hub, repo):
     api.create_tag(repo, tag="v1.0", repo_type="dataset")
     upload(api, b"v2\n")
