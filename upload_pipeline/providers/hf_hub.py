@@ -30,7 +30,7 @@ from upload_pipeline.providers.base import (
     SyncResult,
     Upload,
 )
-from upload_pipeline.providers.hf_retry import PARENT_MOVED, NotFound, status_of, with_retries
+from upload_pipeline.providers.hf_retry import COMMIT_IN_PROGRESS, PARENT_MOVED, NotFound, status_of, with_retries
 from upload_pipeline.providers.plan import diff, git_blob_id, under
 from upload_pipeline.staging import CARD_NAME
 
@@ -60,8 +60,8 @@ class HfHubResource(StorageResource):
             self._api = HfApi(endpoint=self.endpoint or os.environ.get("HF_ENDPOINT") or None, token=token)
         return self._api
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        return with_retries(what, fn, attempts=self.http_attempts)
+    def _call(self, what: str, fn: Callable[[], Any], also: frozenset[int] = frozenset()) -> Any:
+        return with_retries(what, fn, attempts=self.http_attempts, also=also)
 
     def repo_url(self, target: HubTarget) -> str:
         return f"{self.api().endpoint}/datasets/{target.repo_id}"
@@ -240,11 +240,11 @@ class HfHubResource(StorageResource):
             return api.create_commit(target.repo_id, chunks[0], commit_message=message, repo_type=REPO_TYPE,
                                      revision=target.revision, parent_commit=plan.base, create_pr=as_pr)
 
-        info = self._call(f"commit to {target.repo_id}", first_commit)
+        info = self._call(f"commit to {target.repo_id}", first_commit, also=COMMIT_IN_PROGRESS)
         for i, chunk in enumerate(chunks[1:], start=2):
             self._call(f"commit part {i} to {info.pr_revision}", lambda c=chunk, n=i: api.create_commit(
                 target.repo_id, c, commit_message=f"{message} (part {n})", repo_type=REPO_TYPE,
-                revision=info.pr_revision))
+                revision=info.pr_revision), also=COMMIT_IN_PROGRESS)
         commit_id, url = info.oid, info.commit_url
         if as_pr and not wanted_pr:
             self._call(f"merge PR #{info.pr_num}", lambda: hf_pr.merge(self.api(), target.repo_id, info.pr_num))

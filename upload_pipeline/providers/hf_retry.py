@@ -2,15 +2,18 @@
 
 huggingface_hub 2.4 retries preupload, LFS transfers and tree pages (6 attempts, Retry-After honoured), but not
 `create_commit`, `repo_info`, `create_repo`, `create_branch` or `whoami`. Those go through `with_retries`: 408,
-429 and 5xx answers and dropped connections are retried with a bounded budget, honouring Retry-After; 401, 403
-and 404 are not, and become a `ProviderError` saying why. Retrying a commit is safe because every commit is
-pinned to its parent: if the first attempt did land, the retry gets 412 and the caller re-plans to a no-op.
+429 and 5xx answers and dropped connections are retried with a bounded budget, honouring Retry-After (or the
+reset in the `RateLimit` header); 401, 403 and 404 are not, and become a `ProviderError` saying why. A commit is
+also retried on 409 (another commit to the branch is in progress: nothing of ours was applied). Retrying a
+commit is safe because every commit is pinned to its parent: if the first attempt did land, the retry gets 412
+and the caller re-plans to a no-op.
 The Dagster asset carries no RetryPolicy of its own, so the two layers never multiply (hfh#3325).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 PARENT_MOVED = 412
+COMMIT_IN_PROGRESS = frozenset({409})  # retried on commits only: elsewhere a 409 means "exists"
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -39,20 +43,27 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    """The server's wait: `Retry-After`, else the reset of the Hub's `RateLimit` header (`"api";r=0;t=55`),
+    which the Hub may send alone."""
     headers = getattr(getattr(exc, "response", None), "headers", {}) or {}
     value = headers.get("retry-after")
-    return float(value) if value and value.strip().isdigit() else None
+    if value and value.strip().isdigit():
+        return float(value)
+    reset = re.search(r"(?:^|;)\s*t=(\d+)", headers.get("ratelimit") or "")
+    return float(reset[1]) if reset else None
 
 
 def with_retries(what: str, call: Callable[[], T], attempts: int = 5, base_wait: float = 1.0,
-                 max_wait: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run `call`, retrying transient failures; `what` names the operation in messages."""
+                 max_wait: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 also: frozenset[int] = frozenset()) -> T:
+    """Run `call`, retrying transient failures and the statuses in `also`; `what` names the operation in
+    messages."""
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except HfHubHTTPError as exc:
             status = status_of(exc)
-            if status not in RETRIED_STATUSES or attempt == attempts:
+            if status not in RETRIED_STATUSES | also or attempt == attempts:
                 raise explain(what, exc) from None
             wait = _retry_after(exc)
             wait = min(max_wait, wait if wait is not None else base_wait * 2 ** (attempt - 1))

@@ -3,6 +3,7 @@ connection or a lost answer still ends in exactly one commit."""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -89,3 +90,52 @@ def test_retry_after_is_honoured_and_capped(hub_server):
     slept = []
     info = with_retries("read", lambda: api.repo_info(REPO, repo_type="dataset"), sleep=slept.append)
     assert info.sha and slept == [7, 30]
+
+
+@pytest.mark.parametrize(("reset", "slept"), [(3, [3]), (55, [30])])
+def test_a_429_with_only_the_ratelimit_header_waits_its_reset(hub_server, reset, slept):
+    """The Hub may send `RateLimit: "api";r=0;t=N` without Retry-After: N is the wait, capped as Retry-After is."""
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    hub_server.faults.fail_next(1, kind="repo_info", status=429, ratelimit_reset=reset)
+    waits = []
+    assert with_retries("read", lambda: api.repo_info(REPO, repo_type="dataset"), sleep=waits.append).sha
+    assert waits == slept
+
+
+def test_a_commit_meeting_another_in_progress_waits_then_re_plans_on_it(workspace, hub_server, monkeypatch):
+    """The Hub answers 409 while another commit to the branch is being applied: nothing of ours landed, so the
+    commit is tried again; by then the branch has moved (412), and the publish re-plans on the other commit."""
+    workspace.land("train/a.parquet", rows=50)
+    hub = provider(hub_server)
+    publish(workspace, hub)
+    workspace.land("train/b.parquet", rows=10, seed=3, start_id=50)
+    inside, release = threading.Event(), threading.Event()
+    write_commit = hub_server.storage.write_commit
+
+    def held(*args, **kwargs):  # someone else's commit, half applied when ours arrives
+        inside.set()
+        release.wait(20)
+        return write_commit(*args, **kwargs)
+
+    def release_after_our_409():
+        while not any(r.status == 409 for r in hub_server.counters.log):
+            time.sleep(0.05)
+        release.set()
+
+    monkeypatch.setattr(hub_server.storage, "write_commit", held)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    other = threading.Thread(target=api.upload_file, kwargs={
+        "path_or_fileobj": b"x", "path_in_repo": "other.txt", "repo_id": REPO, "repo_type": "dataset"})
+    other.start()
+    assert inside.wait(10)
+    threading.Thread(target=release_after_our_409, daemon=True).start()
+    try:
+        result = publish(workspace, hub)
+    finally:
+        release.set()
+        other.join()
+    assert [r.status for r in hub_server.counters.log if r.kind == "commit" and r.status >= 400] == [409, 412]
+    assert result.commit_id == api.repo_info(REPO, repo_type="dataset").sha
+    assert {"other.txt", "data/train-00001.parquet"} <= set(api.list_repo_files(REPO, repo_type="dataset"))
+    assert datasets.load_dataset(REPO)["train"].num_rows == 60
