@@ -30,7 +30,8 @@ from upload_pipeline.providers.base import (
     SyncResult,
     Upload,
 )
-from upload_pipeline.providers.hf_retry import COMMIT_IN_PROGRESS, PARENT_MOVED, NotFound, status_of, with_retries
+from upload_pipeline.providers.hf_retry import (COMMIT_IN_PROGRESS, PARENT_MOVED, BranchMoved, NotFound, status_of,
+                                                with_retries)
 from upload_pipeline.providers.plan import diff, git_blob_id, under
 from upload_pipeline.staging import CARD_NAME
 
@@ -245,6 +246,13 @@ class HfHubResource(StorageResource):
             self._call(f"commit part {i} to {info.pr_revision}", lambda c=chunk, n=i: api.create_commit(
                 target.repo_id, c, commit_message=f"{message} (part {n})", repo_type=REPO_TYPE,
                 revision=info.pr_revision), also=COMMIT_IN_PROGRESS)
+        if as_pr and self.head(target) != plan.base:
+            # The Hub starts a PR at its parent_commit, not at the branch's head: the branch moved while this one
+            # was being built, so merging it (here, or a reviewer) would conflict with that commit or undo it.
+            self._call(f"close PR #{info.pr_num}", lambda: hf_pr.supersede(
+                api, target.repo_id, [hf_pr.OpenPr(info.pr_num, info.pr_url, info.oid)], None,
+                f"Superseded: {target.revision} moved while this was being built"))
+            raise BranchMoved(f"{target.repo_id}: {target.revision} moved while PR #{info.pr_num} was being built")
         commit_id, url = info.oid, info.commit_url
         if as_pr and not wanted_pr:
             self._call(f"merge PR #{info.pr_num}", lambda: hf_pr.merge(self.api(), target.repo_id, info.pr_num))

@@ -30,7 +30,13 @@ PARENT_MOVED = 412
 COMMIT_IN_PROGRESS = frozenset({409})  # retried on commits only: elsewhere a 409 means "exists"
 
 
+class BranchMoved(ProviderError):
+    """A pull request of ours was built on a revision head that has moved since: handled as a 412 (re-planned)."""
+
+
 def status_of(exc: BaseException) -> int | None:
+    if isinstance(exc, BranchMoved):
+        return PARENT_MOVED
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
 

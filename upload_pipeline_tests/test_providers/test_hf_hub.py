@@ -75,12 +75,10 @@ def test_an_lfs_transfer_refused_names_the_file_and_the_reason(workspace, hub_se
     assert user_commits(hub_server) == []
 
 
-def test_a_concurrent_writer_causes_412_then_a_remerge_keeps_their_change(workspace, hub_server, monkeypatch):
-    workspace.land("train/a.parquet", rows=50)
-    hub = provider(hub_server)
-    publish(workspace, hub)
+def someone_edits_the_card_before_our_first_commit(hub_server, monkeypatch) -> list[str]:
+    """After the plan, before its commit, another writer adds a section to the card on main; returns the base
+    of each of our commit attempts."""
     api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
-    workspace.land("train/b.parquet", rows=10, seed=3, start_id=50)
     real_commit = HfHubResource._commit
     calls = []
 
@@ -94,6 +92,15 @@ def test_a_concurrent_writer_causes_412_then_a_remerge_keeps_their_change(worksp
         return real_commit(self, target, plan, message, force_pr)
 
     monkeypatch.setattr(HfHubResource, "_commit", someone_else_commits_first)
+    return calls
+
+
+def test_a_concurrent_writer_causes_412_then_a_remerge_keeps_their_change(workspace, hub_server, monkeypatch):
+    workspace.land("train/a.parquet", rows=50)
+    hub = provider(hub_server)
+    publish(workspace, hub)
+    workspace.land("train/b.parquet", rows=10, seed=3, start_id=50)
+    calls = someone_edits_the_card_before_our_first_commit(hub_server, monkeypatch)
     publish(workspace, hub)
     assert len(calls) == 2 and calls[0] != calls[1]  # the second attempt is pinned to the new head
     card = str(DatasetCard.load(REPO, repo_type="dataset"))

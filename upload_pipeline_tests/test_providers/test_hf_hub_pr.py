@@ -11,6 +11,7 @@ from upload_pipeline.delete import DeleteRequest, delete_from_hub
 from upload_pipeline.providers import hf_pr
 from upload_pipeline.providers.hf_hub import HfHubResource
 from upload_pipeline_tests.conftest import WRITE_TOKEN
+from upload_pipeline_tests.test_providers.test_hf_hub import someone_edits_the_card_before_our_first_commit
 
 REPO = "tests/ds"
 
@@ -179,3 +180,35 @@ def test_an_open_pull_request_holding_the_publish_closes_the_older_ones_a_crash_
     result = publish(workspace, hub, "cccccccc")
     assert result.plan.noop and result.metadata["pull_request"].endswith("/discussions/2")
     assert prs(api) == [(2, message("bbbbbbbb"))] and prs(api, "closed") == [(1, message("aaaaaaaa"))]
+
+
+@pytest.mark.parametrize("mode", ["in parts", "create_pr"])
+def test_a_pull_request_built_while_the_branch_moved_is_closed_and_the_publish_re_planned(
+        workspace, hub_server, monkeypatch, mode):
+    """The Hub starts a PR at its parent commit: built on a head that moved meanwhile, merging it would conflict
+    with the other writer's commit (here a card edit) or undo it. It is closed and the publish planned again."""
+    if mode == "in parts":
+        workspace.dataset(shard_size=5000, row_group_rows=100)
+        hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url, max_operations_per_commit=3)
+    else:
+        workspace.dataset(hub={"repo_id": REPO, "create_pr": True})
+        hub = HfHubResource(token=WRITE_TOKEN, endpoint=hub_server.url)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# Theirs\n", path_in_repo="README.md", repo_id=REPO,
+                    repo_type="dataset")
+    workspace.land("train/a.parquet", rows=1000)
+    calls = someone_edits_the_card_before_our_first_commit(hub_server, monkeypatch)
+    ds, paths = workspace.stage()
+    result = remote.sync(hub, ds.hub, remote.sync_request(ds, paths, "hub", message("r1")))
+    assert len(calls) == 2 and calls[0] != calls[1]
+    prs = api.get_repo_discussions(REPO, repo_type="dataset", discussion_type="pull_request")
+    closed, last = sorted(prs, key=lambda d: d.num)
+    assert closed.status == "closed"
+    assert last.status == ("merged" if mode == "in parts" else "open")
+    details = api.get_discussion_details(REPO, last.num, repo_type="dataset")
+    assert not details.conflicting_files
+    revision = "main" if mode == "in parts" else f"refs/pr/{last.num}"
+    card = api.hf_hub_download(REPO, "README.md", repo_type="dataset", revision=revision)
+    assert "By someone else." in open(card, encoding="utf-8").read()
+    assert result.commit_id
