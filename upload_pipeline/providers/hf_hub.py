@@ -133,12 +133,27 @@ class HfHubResource(StorageResource):
         held = None if plan.noop else hf_pr.OurPrs.listed(self, target, request.message).holding(plan, request)
         return held.url if held else None
 
-    def _ours_at_head(self, target: HubTarget, message: str) -> bool:
-        """Whether the last commit of the target's branch is ours: its title is this publish's message (which
-        names the Dagster run)."""
+    def _ours_at_head(self, target: HubTarget, message: str, revision: str | None = None) -> bool:
+        """Whether the last commit of the target's branch (or `revision`) is ours: its title is this publish's
+        message (which names the Dagster run)."""
         commits = self._call(f"list commits of {target.repo_id}", lambda: self.api().list_repo_commits(
-            target.repo_id, repo_type=REPO_TYPE, revision=target.revision))
+            target.repo_id, repo_type=REPO_TYPE, revision=revision or target.revision))
         return bool(commits) and commits[0].title == message
+
+    def _part(self, target: HubTarget, pr_revision: str, ops: list, title: str) -> Callable[[], Any]:
+        """A later part of a publish in parts, for `with_retries`. Not pinned to a parent (only we write to our
+        PR), so a retry first looks whether the attempt whose answer was lost landed: sent again, its deletions
+        would be refused (404, the files are gone)."""
+        tried = False
+
+        def commit() -> Any:
+            nonlocal tried
+            if tried and self._ours_at_head(target, title, pr_revision):
+                return None
+            tried = True
+            return self.api().create_commit(target.repo_id, ops, commit_message=title, repo_type=REPO_TYPE,
+                                            revision=pr_revision)
+        return commit
 
     def delete_paths(self, target: HubTarget, paths: list[str], message: str,
                      readme: Callable[[str | None], str | None] | None = None,
@@ -243,9 +258,8 @@ class HfHubResource(StorageResource):
 
         info = self._call(f"commit to {target.repo_id}", first_commit, also=COMMIT_IN_PROGRESS)
         for i, chunk in enumerate(chunks[1:], start=2):
-            self._call(f"commit part {i} to {info.pr_revision}", lambda c=chunk, n=i: api.create_commit(
-                target.repo_id, c, commit_message=f"{message} (part {n})", repo_type=REPO_TYPE,
-                revision=info.pr_revision), also=COMMIT_IN_PROGRESS)
+            self._call(f"commit part {i} to {info.pr_revision}",
+                       self._part(target, info.pr_revision, chunk, f"{message} (part {i})"), also=COMMIT_IN_PROGRESS)
         if as_pr and self.head(target) != plan.base:
             # The Hub starts a PR at its parent_commit, not at the branch's head: the branch moved while this one
             # was being built, so merging it (here, or a reviewer) would conflict with that commit or undo it.

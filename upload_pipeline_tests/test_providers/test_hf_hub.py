@@ -236,3 +236,18 @@ def test_a_token_that_may_not_create_the_repo_is_refused_without_retries(workspa
     with pytest.raises(ProviderError, match="403"):
         publish(workspace, provider(hub_server, token=READ_TOKEN))
     assert [r.kind for r in hub_server.counters.log if r.status == 403] == ["repo_create"]  # asked once
+
+
+def test_a_delete_in_parts_whose_part_answer_is_lost_lands_once(workspace, hub_server):
+    """Part 2 lands but its answer is lost: the retry sees it at the PR's head instead of deleting again (404)."""
+    workspace.dataset(shard_size=5000, row_group_rows=100)
+    workspace.land("train/a.parquet", rows=1000)
+    hub = provider(hub_server, max_operations_per_commit=3)
+    publish(workspace, hub)
+    api = HfApi(endpoint=hub_server.url, token=WRITE_TOKEN)
+    assert len([f for f in api.list_repo_files(REPO, repo_type="dataset") if f.startswith("data/")]) > 3
+    rule = hub_server.faults.lose_response(kind="commit", path=r"/commit/refs%2Fpr%2F")
+    delete_from_hub(workspace.config(), hub, DeleteRequest("ds", "default", confirm=True))
+    assert rule.hits == 1
+    assert not [f for f in api.list_repo_files(REPO, repo_type="dataset") if f.startswith("data/")]
+    assert len(hub_server.refs(REPO)["prs"]) == 2  # the publish's and the delete's, each merged once
