@@ -263,9 +263,8 @@ class HfHubResource(StorageResource):
         if as_pr and self.head(target) != plan.base:
             # The Hub starts a PR at its parent_commit, not at the branch's head: the branch moved while this one
             # was being built, so merging it (here, or a reviewer) would conflict with that commit or undo it.
-            self._call(f"close PR #{info.pr_num}", lambda: hf_pr.supersede(
-                api, target.repo_id, [hf_pr.OpenPr(info.pr_num, info.pr_url, info.oid)], None,
-                f"Superseded: {target.revision} moved while this was being built"))
+            self._call(f"close PR #{info.pr_num}", lambda: hf_pr.close(
+                api, target.repo_id, info.pr_num, f"Superseded: {target.revision} moved while this was being built"))
             raise BranchMoved(f"{target.repo_id}: {target.revision} moved while PR #{info.pr_num} was being built")
         commit_id, url = info.oid, info.commit_url
         if as_pr and not wanted_pr:

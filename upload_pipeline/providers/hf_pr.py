@@ -137,10 +137,15 @@ def supersede(api: Any, repo_id: str, prs: list[OpenPr], newest: int | None, com
     """Close `prs` but `newest`, which holds everything they proposed and more: only it is left to merge. With
     `newest` None the revision itself already has it all, and every one of them goes."""
     for pr in prs:
-        # Looked at again first: a retry whose first attempt's answer was lost would close a closed PR.
-        if pr.num != newest and api.get_discussion_details(repo_id, pr.num, repo_type=REPO_TYPE).status in (
-                "open", "draft"):
-            api.change_discussion_status(repo_id, pr.num, new_status="closed", comment=comment, repo_type=REPO_TYPE)
+        if pr.num != newest:
+            close(api, repo_id, pr.num, comment)
+
+
+def close(api: Any, repo_id: str, num: int, comment: str) -> None:
+    """Close PR `num` with `comment` if it is still open."""
+    # Looked at again first: a retry whose first attempt's answer was lost would close a closed PR.
+    if api.get_discussion_details(repo_id, num, repo_type=REPO_TYPE).status in ("open", "draft"):
+        api.change_discussion_status(repo_id, num, new_status="closed", comment=comment, repo_type=REPO_TYPE)
 
 
 def pr_num(url: str) -> int:
